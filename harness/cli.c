@@ -1,0 +1,551 @@
+/* cli.c — option parsing for every verb, usage texts, and guest target sets. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+const char mc_up_usage[] =
+	"usage: microcosm up -n N [options]\n"
+	"Starts a cluster of N guests and returns when every guest is ready.\n"
+	"  -n, --guests N         number of guests (required, 1..65000)\n"
+	"  -m, --memory SIZE      RAM per guest, e.g. 128M, 1G (default 128M)\n"
+	"      --vcpus K          vCPUs per guest (default 1)\n"
+	"      --accel A          auto | kvm | tcg (default auto: KVM only if a probe boot works)\n"
+	"      --kernel K         project | cloud: boot the project kernel or Debian's cloud kernel\n"
+	"      --parallel P       guests booting at once (default 2 x host CPUs)\n"
+	"      --boot-timeout T   per-guest boot deadline, e.g. 120s (default 180s)\n"
+	"      --heartbeat T      agent heartbeat period (default 1000ms)\n"
+	"      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
+	"      --tb-size MIB      TCG translation buffer per guest (default 32)\n"
+	"      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
+	"  -q, --quiet            no progress line\n"
+	"  -c, --cluster NAME     cluster name (default $MC_CLUSTER or 'default')\n"
+	"      --state-dir DIR    state root (default $MC_STATE_DIR or /run/microcosm)\n"
+	"  -h, --help             this text\n";
+
+const char mc_exec_usage[] =
+	"usage: microcosm exec [options] TARGET -- COMMAND [ARG...]\n"
+	"Runs COMMAND on every guest of TARGET and prints each guest's output.\n"
+	"TARGET: all | NAME | NAME-NAME | INDEX | INDEX-INDEX, comma-separated (g0001-g0004,7)\n"
+	"  -t, --timeout T        kill the command after T (e.g. 30s, 500ms; default none)\n"
+	"  -e, --env K=V          extra environment variable (repeatable)\n"
+	"  -C, --cwd DIR          working directory in the guest (default /)\n"
+	"      --table            print one row per guest: guest, state, boot ms, exit, output\n"
+	"      --json             print one JSON object per output chunk and exit\n"
+	"  -c, --cluster NAME     cluster name\n"
+	"      --state-dir DIR    state root\n"
+	"  -h, --help             this text\n"
+	"Exit status: 0 when every guest's command exited 0, 1 otherwise.\n";
+
+const char mc_ls_usage[] = "usage: microcosm ls [--json] [-c NAME] [--state-dir DIR]\n"
+			   "Lists the guests of a running cluster with their state.\n";
+
+const char mc_down_usage[] =
+	"usage: microcosm down [--force] [-c NAME] [--state-dir DIR]\n"
+	"Stops every guest and removes everything the cluster created (processes, taps,\n"
+	"overlays, sockets, state files). --force cleans up after a controller that died.\n";
+
+const char mc_pause_usage[] = "usage: microcosm pause TARGET [-c NAME] [--state-dir DIR]\n"
+			      "Stops the vCPUs of the guests in TARGET (QMP stop).\n";
+
+const char mc_resume_usage[] = "usage: microcosm resume TARGET [-c NAME] [--state-dir DIR]\n"
+			       "Continues paused guests in TARGET (QMP cont).\n";
+
+enum {
+	OPT_STATE_DIR = 1000,
+	OPT_VCPUS,
+	OPT_ACCEL,
+	OPT_KERNEL,
+	OPT_PARALLEL,
+	OPT_BOOT_TIMEOUT,
+	OPT_HEARTBEAT,
+	OPT_HB_TIMEOUT,
+	OPT_TB,
+	OPT_FOREGROUND,
+	OPT_TABLE,
+	OPT_JSON,
+	OPT_FORCE,
+};
+
+static void common_defaults(struct mc_common_opts *c)
+{
+	const char *s;
+
+	memset(c, 0, sizeof(*c));
+	s = getenv("MC_CLUSTER");
+	snprintf(c->cluster, sizeof(c->cluster), "%s", s && *s ? s : "default");
+	s = getenv("MC_STATE_DIR");
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", s && *s ? s : "/run/microcosm");
+}
+
+static int valid_cluster(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* Handles options common to every verb; returns 1 if handled, -EINVAL on error. */
+static int common_opt(struct mc_common_opts *c, int opt, const char *arg, const char *verb)
+{
+	switch (opt) {
+	case 'c':
+		if (!valid_cluster(arg)) {
+			fprintf(stderr,
+				"microcosm %s: --cluster '%s': use 1-32 letters, digits, '-' or "
+				"'_'\n",
+				verb, arg);
+			return -EINVAL;
+		}
+		snprintf(c->cluster, sizeof(c->cluster), "%s", arg);
+		return 1;
+	case OPT_STATE_DIR:
+		if (arg[0] != '/') {
+			fprintf(stderr, "microcosm %s: --state-dir '%s': must be an absolute path\n",
+				verb, arg);
+			return -EINVAL;
+		}
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s", arg);
+		return 1;
+	case 'v':
+		c->verbose++;
+		return 1;
+	}
+	return 0;
+}
+
+static int bad(const char *verb, const char *opt, const char *arg, const char *want)
+{
+	fprintf(stderr, "microcosm %s: %s '%s': %s\n", verb, opt, arg, want);
+	return -EINVAL;
+}
+
+#define COMMON_LONGOPTS                                                                            \
+	{"cluster", required_argument, NULL, 'c'},                                                 \
+		{"state-dir", required_argument, NULL, OPT_STATE_DIR},                             \
+		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}
+
+int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
+{
+	static const struct option lo[] = {
+		{"guests", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'},
+		{"vcpus", required_argument, NULL, OPT_VCPUS},
+		{"accel", required_argument, NULL, OPT_ACCEL},
+		{"kernel", required_argument, NULL, OPT_KERNEL},
+		{"parallel", required_argument, NULL, OPT_PARALLEL},
+		{"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+		{"hb-timeout", required_argument, NULL, OPT_HB_TIMEOUT},
+		{"tb-size", required_argument, NULL, OPT_TB},
+		{"foreground", no_argument, NULL, OPT_FOREGROUND},
+		{"quiet", no_argument, NULL, 'q'},
+		COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t v;
+	int opt, r, have_n = 0;
+
+	memset(o, 0, sizeof(*o));
+	common_defaults(&o->c);
+	o->mem_mib = 128;
+	o->vcpus = 1;
+	snprintf(o->accel, sizeof(o->accel), "auto");
+	snprintf(o->kernel, sizeof(o->kernel), "project");
+	o->boot_timeout_ms = 180000;
+	o->hb_ms = 1000;
+	o->tb_mib = 32;
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":n:m:c:vqh", lo, NULL)) != -1) {
+		if ((r = common_opt(&o->c, opt, optarg, "up")) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		switch (opt) {
+		case 'h':
+			fputs(mc_up_usage, stdout);
+			return 1;
+		case 'n':
+			if (mc_parse_u64(optarg, 1, 65000, &v))
+				return bad("up", "-n", optarg, "want a number of guests, 1..65000");
+			o->n = (unsigned)v;
+			have_n = 1;
+			break;
+		case 'm':
+			if (mc_parse_mib(optarg, &v) || v < 32 || v > 65536)
+				return bad("up", "--memory", optarg, "want a size 32M..64G, e.g. 128M");
+			o->mem_mib = v;
+			break;
+		case OPT_VCPUS:
+			if (mc_parse_u64(optarg, 1, 64, &v))
+				return bad("up", "--vcpus", optarg, "want 1..64");
+			o->vcpus = (unsigned)v;
+			break;
+		case OPT_ACCEL:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "kvm") && strcmp(optarg, "tcg"))
+				return bad("up", "--accel", optarg, "want auto, kvm or tcg");
+			snprintf(o->accel, sizeof(o->accel), "%s", optarg);
+			break;
+		case OPT_KERNEL:
+			if (strcmp(optarg, "project") && strcmp(optarg, "cloud"))
+				return bad("up", "--kernel", optarg, "want project or cloud");
+			snprintf(o->kernel, sizeof(o->kernel), "%s", optarg);
+			break;
+		case OPT_PARALLEL:
+			if (mc_parse_u64(optarg, 1, 4096, &v))
+				return bad("up", "--parallel", optarg, "want 1..4096");
+			o->parallel = (unsigned)v;
+			break;
+		case OPT_BOOT_TIMEOUT:
+			if (mc_parse_duration_ms(optarg, &v) || v < 1000)
+				return bad("up", "--boot-timeout", optarg, "want a duration >= 1s");
+			o->boot_timeout_ms = v;
+			break;
+		case OPT_HEARTBEAT:
+			if (mc_parse_duration_ms(optarg, &v) || v < 50 || v > 600000)
+				return bad("up", "--heartbeat", optarg, "want 50ms..10m");
+			o->hb_ms = v;
+			break;
+		case OPT_HB_TIMEOUT:
+			if (mc_parse_duration_ms(optarg, &v) || v < 100)
+				return bad("up", "--hb-timeout", optarg, "want a duration >= 100ms");
+			o->hb_timeout_ms = v;
+			break;
+		case OPT_TB:
+			if (mc_parse_u64(optarg, 4, 2048, &v))
+				return bad("up", "--tb-size", optarg, "want 4..2048 (MiB)");
+			o->tb_mib = (unsigned)v;
+			break;
+		case OPT_FOREGROUND:
+			o->foreground = 1;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case ':':
+			fprintf(stderr, "microcosm up: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "microcosm up: unknown option '%s' (see microcosm up --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "microcosm up: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!have_n) {
+		fprintf(stderr, "microcosm up: -n N is required (see microcosm up --help)\n");
+		return -EINVAL;
+	}
+	if (o->hb_timeout_ms == 0)
+		o->hb_timeout_ms = 3 * o->hb_ms;
+	if (o->hb_timeout_ms <= o->hb_ms)
+		return bad("up", "--hb-timeout", "", "must be longer than the heartbeat period");
+	return 0;
+}
+
+int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
+{
+	static const struct option lo[] = {
+		{"timeout", required_argument, NULL, 't'}, {"env", required_argument, NULL, 'e'},
+		{"cwd", required_argument, NULL, 'C'},     {"table", no_argument, NULL, OPT_TABLE},
+		{"json", no_argument, NULL, OPT_JSON},     COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct mc_target t;
+	int opt, r, dashdash = -1;
+
+	memset(o, 0, sizeof(*o));
+	common_defaults(&o->c);
+	/* Everything after "--" is the command, never options. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	if (dashdash < 0) {
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+				fputs(mc_exec_usage, stdout);
+				return 1;
+			}
+		fprintf(stderr, "microcosm exec: missing '--' before the command (see microcosm "
+				"exec --help)\n");
+		return -EINVAL;
+	}
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(dashdash, argv, ":t:e:C:c:vh", lo, NULL)) != -1) {
+		if ((r = common_opt(&o->c, opt, optarg, "exec")) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		switch (opt) {
+		case 'h':
+			fputs(mc_exec_usage, stdout);
+			return 1;
+		case 't':
+			if (mc_parse_duration_ms(optarg, &o->timeout_ms) || o->timeout_ms == 0 ||
+			    o->timeout_ms > UINT32_MAX)
+				return bad("exec", "--timeout", optarg, "want a duration, e.g. 30s");
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return bad("exec", "--env", optarg, "want NAME=VALUE");
+			if (o->envc >= 256)
+				return bad("exec", "--env", optarg, "at most 256 variables");
+			o->env[o->envc++] = optarg;
+			break;
+		case 'C':
+			if (strlen(optarg) >= sizeof(o->cwd))
+				return bad("exec", "--cwd", optarg, "too long");
+			snprintf(o->cwd, sizeof(o->cwd), "%s", optarg);
+			break;
+		case OPT_TABLE:
+			o->table = 1;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case ':':
+			fprintf(stderr, "microcosm exec: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr,
+				"microcosm exec: unknown option '%s' (see microcosm exec --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != dashdash - 1) {
+		fprintf(stderr, "microcosm exec: want exactly one TARGET before '--'\n");
+		return -EINVAL;
+	}
+	if (strlen(argv[optind]) >= sizeof(o->target) || mc_target_parse(argv[optind], &t))
+		return bad("exec", "TARGET", argv[optind],
+			   "want all, NAME, NAME-NAME, INDEX or INDEX-INDEX, comma-separated");
+	snprintf(o->target, sizeof(o->target), "%s", argv[optind]);
+	o->argc = argc - dashdash - 1;
+	o->argv = argv + dashdash + 1;
+	if (o->argc < 1) {
+		fprintf(stderr, "microcosm exec: no command after '--'\n");
+		return -EINVAL;
+	}
+	if (o->argc > 256) {
+		fprintf(stderr, "microcosm exec: at most 256 command arguments\n");
+		return -EINVAL;
+	}
+	if (o->table && o->json) {
+		fprintf(stderr, "microcosm exec: --table and --json exclude each other\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const char *usage)
+{
+	static const struct option lo[] = {COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	struct mc_target t;
+	int opt, r;
+
+	memset(o, 0, sizeof(*o));
+	common_defaults(&o->c);
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:vh", lo, NULL)) != -1) {
+		if ((r = common_opt(&o->c, opt, optarg, argv[0])) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return 1;
+		}
+		fprintf(stderr, "microcosm %s: bad option '%s'\n", argv[0], argv[optind - 1]);
+		return -EINVAL;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "microcosm %s: want exactly one TARGET\n%s", argv[0], usage);
+		return -EINVAL;
+	}
+	if (strlen(argv[optind]) >= sizeof(o->target) || mc_target_parse(argv[optind], &t))
+		return bad(argv[0], "TARGET", argv[optind],
+			   "want all, NAME, NAME-NAME, INDEX or INDEX-INDEX, comma-separated");
+	snprintf(o->target, sizeof(o->target), "%s", argv[optind]);
+	return 0;
+}
+
+int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const char *usage)
+{
+	static const struct option lo[] = {
+		{"json", no_argument, NULL, OPT_JSON},
+		{"force", no_argument, NULL, OPT_FORCE},
+		COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	int opt, r;
+
+	memset(o, 0, sizeof(*o));
+	common_defaults(&o->c);
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:vh", lo, NULL)) != -1) {
+		if ((r = common_opt(&o->c, opt, optarg, argv[0])) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		switch (opt) {
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_FORCE:
+			o->force = 1;
+			break;
+		default:
+			fprintf(stderr, "microcosm %s: bad option '%s'\n", argv[0],
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "microcosm %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Splits "g0012" into prefix "g" and number 12. Returns 0 or -EINVAL. */
+static int split_name(const char *s, size_t len, char *prefix, size_t cap, unsigned *num)
+{
+	size_t i = len;
+	uint64_t v;
+	char digits[16];
+
+	while (i > 0 && isdigit((unsigned char)s[i - 1]))
+		i--;
+	if (i == len || len - i >= sizeof(digits) || i >= cap)
+		return -EINVAL;
+	memcpy(prefix, s, i);
+	prefix[i] = '\0';
+	memcpy(digits, s + i, len - i);
+	digits[len - i] = '\0';
+	if (mc_parse_u64(digits, 0, UINT32_MAX, &v))
+		return -EINVAL;
+	*num = (unsigned)v;
+	return 0;
+}
+
+static int valid_name_chars(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.')
+			return 0;
+	return len > 0;
+}
+
+static int parse_item(const char *s, size_t len, struct mc_target_item *it)
+{
+	const char *dash = memchr(s, '-', len);
+
+	memset(it, 0, sizeof(*it));
+	if (len == 3 && memcmp(s, "all", 3) == 0) {
+		it->kind = 0;
+		return 0;
+	}
+	if (dash) {
+		size_t l1 = (size_t)(dash - s), l2 = len - l1 - 1;
+		char p1[64], p2[64];
+
+		if (!valid_name_chars(s, l1) || !valid_name_chars(dash + 1, l2))
+			return -EINVAL;
+		if (split_name(s, l1, p1, sizeof(p1), &it->lo) ||
+		    split_name(dash + 1, l2, p2, sizeof(p2), &it->hi) || strcmp(p1, p2) ||
+		    it->lo > it->hi)
+			return -EINVAL;
+		it->kind = p1[0] ? 2 : 3;
+		snprintf(it->name, sizeof(it->name), "%s", p1);
+		return 0;
+	}
+	if (!valid_name_chars(s, len) || len >= sizeof(it->name))
+		return -EINVAL;
+	if (isdigit((unsigned char)s[0])) {
+		char p[64];
+
+		if (split_name(s, len, p, sizeof(p), &it->lo) || p[0])
+			return -EINVAL;
+		it->hi = it->lo;
+		it->kind = 3;
+		return 0;
+	}
+	it->kind = 1;
+	memcpy(it->name, s, len);
+	it->name[len] = '\0';
+	return 0;
+}
+
+int mc_target_parse(const char *s, struct mc_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!s || !*s)
+		return -EINVAL;
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+		if (len == 0 || t->n >= MC_TARGET_MAX_ITEMS || parse_item(s, len, &t->items[t->n]))
+			return -EINVAL;
+		t->n++;
+		if (!comma)
+			return 0;
+		s = comma + 1;
+	}
+}
+
+int mc_target_match(const struct mc_target *t, const char *name, unsigned index)
+{
+	for (int i = 0; i < t->n; i++) {
+		const struct mc_target_item *it = &t->items[i];
+		char prefix[64];
+		unsigned num;
+
+		switch (it->kind) {
+		case 0:
+			return 1;
+		case 1:
+			if (strcmp(it->name, name) == 0)
+				return 1;
+			break;
+		case 2:
+			if (split_name(name, strlen(name), prefix, sizeof(prefix), &num) == 0 &&
+			    strcmp(prefix, it->name) == 0 && num >= it->lo && num <= it->hi)
+				return 1;
+			break;
+		case 3:
+			if (index >= it->lo && index <= it->hi)
+				return 1;
+			break;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,17 @@
+/* commands.h — one entry point per CLI verb (cmd_<verb>.c). */
+#ifndef MC_COMMANDS_H
+#define MC_COMMANDS_H
+
+/* Each returns the process exit status; argv[0] is the verb. */
+int cmd_up(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+
+/* Shared by up and down: asks the controller to tear down and waits until
+ * it has exited and its state dir is gone. Returns 0 or 1. */
+int mc_down_cluster(const struct mc_common_opts *c, int quiet);
+
+#endif

@@ -1,0 +1,1188 @@
+/* controller.c — the cluster controller's event loop: guests, agent link, QMP, CLI requests, teardown. */
+#include "controller.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cli.h"
+#include "log.h"
+#include "mc_proto.h"
+#include "net.h"
+#include "overlay.h"
+#include "util.h"
+#include "vm.h"
+#include "vmm.h"
+
+#define EP_SIGNAL 1ull
+#define EP_ZGUEST 2ull
+#define EP_ZCLI 3ull
+#define EP_QMP 4ull
+#define EP_TAG(type, idx) (((type) << 32) | (uint64_t)(idx))
+
+#define SPAWN_PER_TICK 8       /* guests started per loop turn, keeps the loop responsive */
+#define STOP_GRACE_MS 5000     /* agent SHUTDOWN -> QMP quit */
+#define QUIT_GRACE_MS 3000     /* QMP quit -> SIGKILL */
+#define MAX_CLIENT_ID 256
+
+struct job;
+
+/* One command running on one guest. */
+struct run {
+	struct run *next;
+	uint32_t exec_id;  /* protocol id, unique per controller */
+	struct job *job;   /* the request it belongs to */
+};
+
+/* One CLI request with per-guest parts still outstanding. */
+struct job {
+	struct job *next;
+	uint32_t id;
+	char op[16];                 /* "exec", "pause", "resume" */
+	unsigned char client[MAX_CLIENT_ID]; /* ZeroMQ routing id of the CLI */
+	size_t client_len;
+	unsigned pending;            /* guests not finished yet */
+};
+
+struct guest {
+	char name[32];
+	unsigned index;
+	uint32_t addr;
+	char ip[16];
+	char mac[18];
+	char dir[PATH_MAX];
+	enum mc_vm_state state;
+	void *be;                /* back-end state */
+	int tap_fd;
+	pid_t pid;
+	int64_t t_start_ms;      /* QEMU spawned (monotonic) */
+	int64_t t_ready_ms;      /* HELLO received */
+	int64_t last_hb_ms;      /* last HELLO or HEARTBEAT */
+	int64_t deadline_ms;     /* stop escalation deadline */
+	int quit_sent;           /* QMP quit was sent while stopping */
+	uint64_t hb_seq;
+	uint32_t boot_id;
+	char kernel[64];
+	char reason[160];        /* why it failed */
+	struct run *runs;        /* commands in flight */
+	unsigned nruns;
+	struct job *op_job;      /* pending pause/resume request */
+	struct ctl *ctl;
+	int epoll_added;
+};
+
+struct ctl {
+	const struct mc_ctl_config *cfg;
+	struct guest *g;
+	unsigned n;
+	void *zctx, *zguest, *zcli;
+	int epfd, sigfd;
+	unsigned booting, next_start;
+	int shutting_down, done;
+	unsigned char down_client[MAX_CLIENT_ID];
+	size_t down_client_len;
+	int have_down_client;
+	struct job *jobs;
+	uint32_t next_exec_id, next_job_id;
+	int64_t started_ms, all_ready_ms;
+	unsigned long dropped_msgs;
+};
+
+/* ---------- CLI replies ---------- */
+
+static void send_client(struct ctl *c, const unsigned char *client, size_t client_len, json_t *msg,
+			const void *data, size_t len)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+
+	json_decref(msg);
+	if (!s)
+		return;
+	zmq_send(c->zcli, client, client_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(c->zcli, s, strlen(s), (data ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+	if (data)
+		zmq_send(c->zcli, data, len, ZMQ_DONTWAIT);
+	free(s);
+}
+
+static void job_send(struct ctl *c, struct job *j, json_t *msg, const void *data, size_t len)
+{
+	send_client(c, j->client, j->client_len, msg, data, len);
+}
+
+static void job_part_done(struct ctl *c, struct job *j)
+{
+	struct job **pp;
+
+	if (--j->pending > 0)
+		return;
+	job_send(c, j, json_pack("{s:s, s:I}", "type", "done", "job", (json_int_t)j->id), NULL, 0);
+	for (pp = &c->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	free(j);
+}
+
+static json_t *guest_json(struct ctl *c, struct guest *g)
+{
+	int64_t now = mc_now_ms();
+
+	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i}", "name", g->name,
+			 "index", (int)g->index, "ip", g->ip, "state", mc_vm_state_name(g->state),
+			 "pid", (int)g->pid, "boot_ms",
+			 (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1),
+			 "hb_age_ms", (json_int_t)(g->last_hb_ms ? now - g->last_hb_ms : -1),
+			 "kernel", g->kernel, "reason", g->reason, "running", (int)g->nruns);
+	(void)c;
+}
+
+/* ---------- guest state ---------- */
+
+static void guest_send(struct ctl *c, struct guest *g, const struct mc_msg *m)
+{
+	uint8_t buf[MC_PROTO_MAX_MSG];
+	size_t len;
+	int err = mc_proto_encode(m, buf, sizeof(buf), &len);
+
+	if (err) {
+		mc_err("vm %s: encode %s: error %d", g->name, mc_proto_type_name(m->type), err);
+		return;
+	}
+	if (zmq_send(c->zguest, g->name, strlen(g->name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(c->zguest, buf, len, ZMQ_DONTWAIT) < 0)
+		mc_warn("vm %s: send %s: %s", g->name, mc_proto_type_name(m->type),
+			zmq_strerror(zmq_errno()));
+}
+
+static void fail_runs(struct ctl *c, struct guest *g, const char *why)
+{
+	struct run *r;
+
+	while ((r = g->runs)) {
+		g->runs = r->next;
+		job_send(c, r->job,
+			 json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest", g->name,
+				   "state", mc_vm_state_name(g->state), "error", why, "boot_ms",
+				   (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1)),
+			 NULL, 0);
+		job_part_done(c, r->job);
+		free(r);
+	}
+	g->nruns = 0;
+	if (g->op_job) {
+		struct job *j = g->op_job;
+
+		g->op_job = NULL;
+		job_send(c, j,
+			 json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name, "error",
+				   why),
+			 NULL, 0);
+		job_part_done(c, j);
+	}
+}
+
+static void transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const char *why)
+{
+	enum mc_vm_state next, prev = g->state;
+
+	if (mc_vm_next(prev, ev, &next)) {
+		mc_debug("vm %s: event %s ignored in state %s", g->name, mc_vm_event_name(ev),
+			 mc_vm_state_name(prev));
+		return;
+	}
+	if (next == prev)
+		return;
+	g->state = next;
+	if (prev == MC_VM_BOOTING)
+		c->booting--;
+	if (next == MC_VM_BOOTING)
+		c->booting++;
+	if (next == MC_VM_FAILED) {
+		snprintf(g->reason, sizeof(g->reason), "%s", why ? why : "failed");
+		mc_warn("vm %s: failed: %s", g->name, g->reason);
+		if (g->pid > 0 && g->be)
+			mc_vmm_qemu_ops.kill(g->be);
+		fail_runs(c, g, g->reason);
+	} else if (next == MC_VM_STOPPED) {
+		fail_runs(c, g, "guest stopped");
+	} else {
+		mc_debug("vm %s: %s -> %s", g->name, mc_vm_state_name(prev),
+			 mc_vm_state_name(next));
+	}
+}
+
+/* ---------- back-end callbacks ---------- */
+
+static void on_vmm_event(void *arg, const char *event, json_t *data)
+{
+	struct guest *g = arg;
+
+	(void)data;
+	mc_debug("vm %s: qmp event %s", g->name, event);
+}
+
+static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
+{
+	struct guest *g = arg;
+	struct ctl *c = g->ctl;
+	struct job *j = g->op_job;
+
+	if (strcmp(op, "pause") == 0 && !err) {
+		transition(c, g, MC_VM_EV_PAUSE, NULL);
+	} else if (strcmp(op, "resume") == 0 && !err) {
+		transition(c, g, MC_VM_EV_RESUME, NULL);
+		g->last_hb_ms = mc_now_ms(); /* the silence while paused is not a failure */
+		if (g->nruns)
+			transition(c, g, MC_VM_EV_EXEC, NULL);
+	} else if (err) {
+		mc_warn("vm %s: %s: %s", g->name, op, desc ? desc : "failed");
+	}
+	if (j && strcmp(j->op, op) == 0) {
+		g->op_job = NULL;
+		job_send(c, j,
+			 err ? json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+					 "error", desc ? desc : "failed")
+			     : json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+					 "state", mc_vm_state_name(g->state)),
+			 NULL, 0);
+		job_part_done(c, j);
+	}
+}
+
+static const struct mc_vmm_hooks vmm_hooks = {on_vmm_event, on_vmm_done};
+
+static void epoll_sync(struct ctl *c, struct guest *g)
+{
+	struct mc_vmm_info info;
+	struct epoll_event ev;
+
+	if (!g->be)
+		return;
+	mc_vmm_qemu_ops.query(g->be, &info);
+	if (info.fd < 0) {
+		g->epoll_added = 0;
+		return;
+	}
+	ev.events = (uint32_t)info.events;
+	ev.data.u64 = EP_TAG(EP_QMP, g->index);
+	if (epoll_ctl(c->epfd, g->epoll_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, info.fd, &ev) == 0)
+		g->epoll_added = 1;
+}
+
+/* ---------- starting guests ---------- */
+
+static int write_identity(struct ctl *c, struct guest *g, const char *path)
+{
+	char buf[512];
+	char ctl_ip[16];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+		     "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\ncontroller=tcp://%s:%d\n"
+		     "heartbeat_ms=%llu\n",
+		     g->name, g->index, g->ip, MC_NET_PREFIX, mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
+		     MC_NET_CTL_PORT, (unsigned long long)c->cfg->hb_ms);
+	return mc_write_file_atomic(path, buf, (size_t)n, 0644);
+}
+
+static void start_guest(struct ctl *c, struct guest *g)
+{
+	const struct mc_ctl_config *cfg = c->cfg;
+	char disk[PATH_MAX + 16], ident[PATH_MAX + 16], console[PATH_MAX + 16], log[PATH_MAX + 16];
+	char ifname[16], why[200];
+	struct mc_vm_spec spec = {0};
+	int err;
+
+	if ((err = mc_mkdir_p(g->dir, 0755)) < 0) {
+		snprintf(why, sizeof(why), "mkdir %s: %s", g->dir, strerror(-err));
+		goto fail;
+	}
+	snprintf(disk, sizeof(disk), "%s/disk.qcow2", g->dir);
+	snprintf(ident, sizeof(ident), "%s/identity", g->dir);
+	snprintf(console, sizeof(console), "%s/console.log", g->dir);
+	snprintf(log, sizeof(log), "%s/qemu.log", g->dir);
+	if ((err = mc_overlay_create(cfg->base_image, disk)) < 0) {
+		snprintf(why, sizeof(why), "create overlay %s: %s", disk, strerror(-err));
+		goto fail;
+	}
+	if ((err = write_identity(c, g, ident)) < 0) {
+		snprintf(why, sizeof(why), "write %s: %s", ident, strerror(-err));
+		goto fail;
+	}
+	snprintf(ifname, sizeof(ifname), "mct%u", g->index);
+	if ((err = mc_net_tap_open(ifname, g->addr, &g->tap_fd)) < 0) {
+		snprintf(why, sizeof(why), "tap %s: %s", ifname, strerror(-err));
+		goto fail;
+	}
+	spec.name = g->name;
+	spec.index = g->index;
+	spec.qemu = cfg->qemu;
+	spec.accel = cfg->accel;
+	spec.vcpus = cfg->vcpus;
+	spec.mem_mib = cfg->mem_mib;
+	spec.tb_size_mib = cfg->tb_mib;
+	spec.kernel = cfg->kernel;
+	spec.initrd = cfg->initrd;
+	spec.cmdline = cfg->cmdline;
+	spec.disk = disk;
+	spec.identity = ident;
+	spec.console_log = console;
+	spec.log = log;
+	spec.tap_fd = g->tap_fd;
+	spec.mac = g->mac;
+	g->be = mc_vmm_qemu_ops.create(&spec, &vmm_hooks, g);
+	if (!g->be) {
+		snprintf(why, sizeof(why), "back end refused the guest");
+		goto fail;
+	}
+	if ((err = mc_vmm_qemu_ops.start(g->be)) < 0) {
+		snprintf(why, sizeof(why), "start qemu: %s", strerror(-err));
+		goto fail;
+	}
+	{
+		struct mc_vmm_info info;
+
+		mc_vmm_qemu_ops.query(g->be, &info);
+		g->pid = info.pid;
+	}
+	/* QEMU holds its own copy of the tap now. */
+	close(g->tap_fd);
+	g->tap_fd = -1;
+	g->t_start_ms = mc_now_ms();
+	transition(c, g, MC_VM_EV_START, NULL);
+	epoll_sync(c, g);
+	return;
+fail:
+	if (g->tap_fd >= 0) {
+		close(g->tap_fd);
+		g->tap_fd = -1;
+	}
+	transition(c, g, MC_VM_EV_ERROR, why);
+}
+
+/* ---------- agent link ---------- */
+
+static struct guest *guest_by_id(struct ctl *c, const char *id, size_t len)
+{
+	char name[32];
+	uint64_t idx;
+	size_t i = 0;
+
+	if (len < 2 || len >= sizeof(name) || id[0] != 'g')
+		return NULL;
+	memcpy(name, id, len);
+	name[len] = '\0';
+	for (i = 1; i < len; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return NULL;
+	if (mc_parse_u64(name + 1, 0, UINT32_MAX, &idx) || idx >= c->n)
+		return NULL;
+	return strcmp(c->g[idx].name, name) == 0 ? &c->g[idx] : NULL;
+}
+
+static struct run *take_run(struct guest *g, uint32_t exec_id, int remove)
+{
+	struct run **pp;
+
+	for (pp = &g->runs; *pp; pp = &(*pp)->next)
+		if ((*pp)->exec_id == exec_id) {
+			struct run *r = *pp;
+
+			if (remove) {
+				*pp = r->next;
+				g->nruns--;
+			}
+			return r;
+		}
+	return NULL;
+}
+
+static void sanitize(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src && src[i] && i + 1 < cap; i++)
+		dst[i] = isprint((unsigned char)src[i]) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
+{
+	int64_t now = mc_now_ms();
+	struct run *r;
+
+	switch (m->type) {
+	case MC_MSG_HELLO:
+		if (strcmp(m->u.hello.name, g->name) || m->u.hello.index != g->index) {
+			mc_warn("vm %s: hello claims name %s index %u: dropped", g->name,
+				m->u.hello.name, m->u.hello.index);
+			return;
+		}
+		sanitize(g->kernel, sizeof(g->kernel), m->u.hello.kernel);
+		if (g->state == MC_VM_BOOTING) {
+			g->t_ready_ms = now;
+			g->boot_id = m->u.hello.boot_id;
+			transition(c, g, MC_VM_EV_HELLO, NULL);
+			mc_debug("vm %s: ready in %lld ms", g->name,
+				 (long long)(now - g->t_start_ms));
+		} else if (m->u.hello.boot_id != g->boot_id) {
+			mc_warn("vm %s: agent restarted (new boot id)", g->name);
+			g->boot_id = m->u.hello.boot_id;
+			fail_runs(c, g, "agent restarted");
+			if (g->state == MC_VM_BUSY)
+				transition(c, g, MC_VM_EV_IDLE, NULL);
+		}
+		g->last_hb_ms = now;
+		break;
+	case MC_MSG_HEARTBEAT:
+		if (g->state == MC_VM_BOOTING) {
+			/* We missed its HELLO: ask for it again. */
+			struct mc_msg e = {.type = MC_MSG_ERROR};
+
+			e.u.error.code = ENOTCONN;
+			e.u.error.text = "send hello";
+			guest_send(c, g, &e);
+			return;
+		}
+		g->last_hb_ms = now;
+		g->hb_seq = m->u.hb.seq;
+		break;
+	case MC_MSG_OUTPUT:
+		if (!(r = take_run(g, m->id, 0))) {
+			c->dropped_msgs++;
+			return;
+		}
+		job_send(c, r->job,
+			 json_pack("{s:s, s:s, s:i}", "type", "output", "guest", g->name, "stream",
+				   (int)m->u.output.stream),
+			 m->u.output.data ? (const void *)m->u.output.data : "",
+			 m->u.output.len);
+		break;
+	case MC_MSG_EXIT:
+	case MC_MSG_ERROR:
+		if (!(r = take_run(g, m->id, 1))) {
+			if (m->type == MC_MSG_ERROR)
+				mc_warn("vm %s: agent error %d: %.200s", g->name,
+					m->u.error.code, m->u.error.text);
+			c->dropped_msgs++;
+			return;
+		}
+		if (m->type == MC_MSG_EXIT)
+			job_send(c, r->job,
+				 json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
+					   "exit", "guest", g->name, "state",
+					   mc_vm_state_name(g->state), "status", m->u.exit.status,
+					   "signal", m->u.exit.signal, "timed_out",
+					   m->u.exit.timed_out, "duration_ms",
+					   (json_int_t)m->u.exit.duration_ms, "boot_ms",
+					   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+				 NULL, 0);
+		else {
+			char text[256];
+
+			sanitize(text, sizeof(text), m->u.error.text);
+			job_send(c, r->job,
+				 json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+					   g->name, "state", mc_vm_state_name(g->state), "error",
+					   text, "boot_ms",
+					   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+				 NULL, 0);
+		}
+		job_part_done(c, r->job);
+		free(r);
+		if (g->nruns == 0)
+			transition(c, g, MC_VM_EV_IDLE, NULL);
+		break;
+	default:
+		mc_warn("vm %s: unexpected %s from agent: dropped", g->name,
+			mc_proto_type_name(m->type));
+	}
+}
+
+static void drain_guests(struct ctl *c)
+{
+	for (;;) {
+		zmq_msg_t id, body;
+		struct guest *g;
+		struct mc_msg m;
+		const char *peer;
+		int more = 0;
+		size_t more_len = sizeof(more);
+
+		zmq_msg_init(&id);
+		if (zmq_msg_recv(&id, c->zguest, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&id);
+			return;
+		}
+		zmq_msg_init(&body);
+		zmq_getsockopt(c->zguest, ZMQ_RCVMORE, &more, &more_len);
+		if (!more || zmq_msg_recv(&body, c->zguest, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&id);
+			zmq_msg_close(&body);
+			continue;
+		}
+		/* Drop any extra frames: one message is one frame. */
+		while (zmq_getsockopt(c->zguest, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
+			zmq_msg_t extra;
+
+			zmq_msg_init(&extra);
+			zmq_msg_recv(&extra, c->zguest, ZMQ_DONTWAIT);
+			zmq_msg_close(&extra);
+			more = -1;
+		}
+		g = guest_by_id(c, zmq_msg_data(&id), zmq_msg_size(&id));
+		peer = zmq_msg_gets(&body, "Peer-Address");
+		if (!g || more == -1) {
+			c->dropped_msgs++;
+			if (c->dropped_msgs < 20 || c->dropped_msgs % 1000 == 0)
+				mc_warn("agent link: message from unknown peer %.*s (%s): dropped",
+					(int)(zmq_msg_size(&id) < 40 ? zmq_msg_size(&id) : 40),
+					(char *)zmq_msg_data(&id), peer ? peer : "?");
+		} else if (peer && strcmp(peer, g->ip) != 0) {
+			mc_warn("vm %s: message from %s, not from the guest's address %s: dropped",
+				g->name, peer, g->ip);
+		} else if (!mc_vm_state_live(g->state) && g->state != MC_VM_STOPPING) {
+			/* Late messages from a failed/stopped guest. */
+		} else if (mc_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &m) < 0) {
+			mc_warn("vm %s: malformed message (%zu bytes): dropped", g->name,
+				zmq_msg_size(&body));
+		} else {
+			handle_guest_msg(c, g, &m);
+			mc_msg_fini(&m);
+		}
+		zmq_msg_close(&id);
+		zmq_msg_close(&body);
+	}
+}
+
+/* ---------- CLI requests ---------- */
+
+static void reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text)
+{
+	send_client(c, client, len, json_pack("{s:s, s:s}", "type", "error", "error", text), NULL,
+		    0);
+}
+
+static struct job *job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->id = ++c->next_job_id;
+	snprintf(j->op, sizeof(j->op), "%s", op);
+	memcpy(j->client, client, len);
+	j->client_len = len;
+	j->pending = 1; /* held by the request itself until every part is sent */
+	j->next = c->jobs;
+	c->jobs = j;
+	return j;
+}
+
+static void req_status(struct ctl *c, const unsigned char *client, size_t len)
+{
+	unsigned counts[MC_VM_NSTATES] = {0};
+	json_t *cnt = json_object();
+	int64_t now = mc_now_ms();
+
+	for (unsigned i = 0; i < c->n; i++)
+		counts[c->g[i].state]++;
+	for (int s = 0; s < MC_VM_NSTATES; s++)
+		json_object_set_new(cnt, mc_vm_state_name(s), json_integer(counts[s]));
+	send_client(c, client, len,
+		    json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:i, s:b}", "type",
+			      "status", "cluster", c->cfg->cluster, "guests", (int)c->n, "counts",
+			      cnt, "accel", c->cfg->accel, "accel_why", c->cfg->accel_why,
+			      "kernel_kind", c->cfg->kernel_kind, "elapsed_ms",
+			      (json_int_t)(now - c->started_ms), "all_ready_ms",
+			      (json_int_t)(c->all_ready_ms ? c->all_ready_ms - c->started_ms : -1),
+			      "pid", (int)getpid(), "shutting_down", c->shutting_down),
+		    NULL, 0);
+}
+
+static void req_ls(struct ctl *c, const unsigned char *client, size_t len)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; i < c->n; i++)
+		json_array_append_new(arr, guest_json(c, &c->g[i]));
+	send_client(c, client, len, json_pack("{s:s, s:o}", "type", "ls", "guests", arr), NULL, 0);
+}
+
+/* Copies a JSON array of strings into a NULL-free char* array (borrowed
+ * pointers into the JSON). Returns the count or -1. */
+static int str_array(json_t *a, char **out, int max, size_t maxlen)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || (int)json_array_size(a) > max)
+		return -1;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) > maxlen ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return -1;
+		out[i] = (char *)json_string_value(v);
+	}
+	return (int)json_array_size(a);
+}
+
+static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
+{
+	char *argv[MC_PROTO_MAX_ARGV], *env[MC_PROTO_MAX_ENV];
+	struct mc_target t;
+	const char *target = json_string_value(json_object_get(req, "target"));
+	const char *cwd = json_string_value(json_object_get(req, "cwd"));
+	json_int_t timeout = json_integer_value(json_object_get(req, "timeout_ms"));
+	int argc, envc;
+	struct job *j;
+	json_t *names;
+
+	argc = str_array(json_object_get(req, "argv"), argv, MC_PROTO_MAX_ARGV, MC_PROTO_MAX_STR);
+	envc = str_array(json_object_get(req, "env"), env, MC_PROTO_MAX_ENV, MC_PROTO_MAX_STR);
+	if (!target || mc_target_parse(target, &t) || argc < 1 || envc < 0 || timeout < 0 ||
+	    timeout > UINT32_MAX || (cwd && strlen(cwd) > MC_PROTO_MAX_STR)) {
+		reply_error(c, client, len, "exec: malformed request");
+		return;
+	}
+	if (c->shutting_down) {
+		reply_error(c, client, len, "exec: cluster is shutting down");
+		return;
+	}
+	j = job_new(c, "exec", client, len);
+	if (!j) {
+		reply_error(c, client, len, "exec: out of memory");
+		return;
+	}
+	names = json_array();
+	for (unsigned i = 0; i < c->n; i++)
+		if (mc_target_match(&t, c->g[i].name, c->g[i].index))
+			json_array_append_new(names, json_string(c->g[i].name));
+	if (json_array_size(names) == 0) {
+		json_decref(names);
+		c->jobs = j->next;
+		free(j);
+		reply_error(c, client, len, "exec: target matches no guest");
+		return;
+	}
+	job_send(c, j, json_pack("{s:s, s:I, s:o}", "type", "start", "job", (json_int_t)j->id, "guests", names),
+		 NULL, 0);
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+		struct mc_msg m = {.type = MC_MSG_EXEC};
+		struct run *r;
+
+		if (!mc_target_match(&t, g->name, g->index))
+			continue;
+		j->pending++;
+		if (g->state != MC_VM_READY && g->state != MC_VM_BUSY) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "guest is %s%s%s", mc_vm_state_name(g->state),
+				 g->reason[0] ? ": " : "", g->reason);
+			job_send(c, j,
+				 json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+					   g->name, "state", mc_vm_state_name(g->state), "error", why,
+					   "boot_ms",
+					   (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms
+								      : -1)),
+				 NULL, 0);
+			job_part_done(c, j);
+			continue;
+		}
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			job_part_done(c, j);
+			continue;
+		}
+		r->exec_id = ++c->next_exec_id;
+		r->job = j;
+		r->next = g->runs;
+		g->runs = r;
+		g->nruns++;
+		m.id = r->exec_id;
+		m.u.exec.argc = (uint32_t)argc;
+		m.u.exec.argv = argv;
+		m.u.exec.envc = (uint32_t)envc;
+		m.u.exec.env = env;
+		m.u.exec.cwd = (char *)(cwd ? cwd : "");
+		m.u.exec.timeout_ms = (uint32_t)timeout;
+		guest_send(c, g, &m);
+		transition(c, g, MC_VM_EV_EXEC, NULL);
+	}
+	job_part_done(c, j); /* release the request's own hold */
+}
+
+static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
+			     const unsigned char *client, size_t len)
+{
+	const char *target = json_string_value(json_object_get(req, "target"));
+	int pause = strcmp(op, "pause") == 0;
+	struct mc_target t;
+	struct job *j;
+	unsigned matched = 0;
+
+	if (!target || mc_target_parse(target, &t)) {
+		reply_error(c, client, len, "malformed target");
+		return;
+	}
+	j = job_new(c, op, client, len);
+	if (!j)
+		return;
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+		int err;
+
+		if (!mc_target_match(&t, g->name, g->index))
+			continue;
+		matched++;
+		j->pending++;
+		if (g->op_job || !g->be ||
+		    (pause ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
+			       g->state == MC_VM_BOOTING)
+			   : g->state != MC_VM_PAUSED)) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "cannot %s a guest that is %s%s", op,
+				 mc_vm_state_name(g->state), g->op_job ? " (busy)" : "");
+			job_send(c, j,
+				 json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+					   "error", why),
+				 NULL, 0);
+			job_part_done(c, j);
+			continue;
+		}
+		g->op_job = j;
+		err = pause ? mc_vmm_qemu_ops.pause(g->be) : mc_vmm_qemu_ops.resume(g->be);
+		if (err) {
+			g->op_job = NULL;
+			job_send(c, j,
+				 json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+					   "error", strerror(-err)),
+				 NULL, 0);
+			job_part_done(c, j);
+		}
+		epoll_sync(c, g);
+	}
+	if (!matched) {
+		c->jobs = j->next;
+		free(j);
+		reply_error(c, client, len, "target matches no guest");
+		return;
+	}
+	job_part_done(c, j);
+}
+
+static void begin_shutdown(struct ctl *c);
+
+static void drain_cli(struct ctl *c)
+{
+	for (;;) {
+		unsigned char client[MAX_CLIENT_ID];
+		char body[1 << 16];
+		int n, m, more = 0;
+		size_t more_len = sizeof(more);
+		json_t *req;
+		const char *op;
+
+		n = zmq_recv(c->zcli, client, sizeof(client), ZMQ_DONTWAIT);
+		if (n < 0)
+			return;
+		zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &more_len);
+		if (!more || n > (int)sizeof(client))
+			continue;
+		m = zmq_recv(c->zcli, body, sizeof(body) - 1, ZMQ_DONTWAIT);
+		while (zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
+			char skip[64];
+
+			zmq_recv(c->zcli, skip, sizeof(skip), ZMQ_DONTWAIT);
+		}
+		if (m < 0 || m >= (int)sizeof(body)) {
+			reply_error(c, client, (size_t)n, "request too large");
+			continue;
+		}
+		body[m] = '\0';
+		req = json_loads(body, 0, NULL);
+		op = json_string_value(json_object_get(req, "op"));
+		if (!op)
+			reply_error(c, client, (size_t)n, "malformed request");
+		else if (strcmp(op, "status") == 0)
+			req_status(c, client, (size_t)n);
+		else if (strcmp(op, "ls") == 0)
+			req_ls(c, client, (size_t)n);
+		else if (strcmp(op, "exec") == 0)
+			req_exec(c, req, client, (size_t)n);
+		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
+			req_pause_resume(c, req, op, client, (size_t)n);
+		else if (strcmp(op, "down") == 0) {
+			memcpy(c->down_client, client, (size_t)n);
+			c->down_client_len = (size_t)n;
+			c->have_down_client = 1;
+			begin_shutdown(c);
+		} else
+			reply_error(c, client, (size_t)n, "unknown request");
+		json_decref(req);
+	}
+}
+
+/* ---------- processes, timers, teardown ---------- */
+
+static void reap(struct ctl *c)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (unsigned i = 0; i < c->n; i++) {
+			struct guest *g = &c->g[i];
+			char why[96];
+
+			if (g->pid != pid)
+				continue;
+			g->pid = 0;
+			g->epoll_added = 0;
+			mc_vmm_qemu_ops.exited(g->be);
+			if (WIFSIGNALED(status))
+				snprintf(why, sizeof(why), "qemu killed by signal %d",
+					 WTERMSIG(status));
+			else
+				snprintf(why, sizeof(why), "qemu exited with status %d",
+					 WEXITSTATUS(status));
+			if (g->state != MC_VM_STOPPING && g->state != MC_VM_FAILED)
+				mc_info("vm %s: %s", g->name, why);
+			transition(c, g, MC_VM_EV_EXITED, why);
+			break;
+		}
+	}
+}
+
+static void begin_shutdown(struct ctl *c)
+{
+	int64_t now = mc_now_ms();
+
+	if (c->shutting_down)
+		return;
+	c->shutting_down = 1;
+	mc_info("controller: shutting down %u guests", c->n);
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+
+		if (g->state == MC_VM_DEFINED) {
+			transition(c, g, MC_VM_EV_STOP, NULL);
+		} else if (g->state == MC_VM_READY || g->state == MC_VM_BUSY) {
+			struct mc_msg m = {.type = MC_MSG_SHUTDOWN};
+
+			guest_send(c, g, &m);
+			transition(c, g, MC_VM_EV_STOP, NULL);
+			g->deadline_ms = now + STOP_GRACE_MS;
+		} else if (mc_vm_state_live(g->state)) {
+			transition(c, g, MC_VM_EV_STOP, NULL);
+			g->quit_sent = 1;
+			mc_vmm_qemu_ops.stop(g->be);
+			epoll_sync(c, g);
+			g->deadline_ms = now + QUIT_GRACE_MS;
+		}
+	}
+}
+
+/* Runs deadlines; returns the ms until the next one (capped). */
+static int tick(struct ctl *c)
+{
+	int64_t now = mc_now_ms(), next = now + 1000;
+	unsigned started = 0, live = 0, ready = 0;
+
+	while (!c->shutting_down && c->next_start < c->n && c->booting < c->cfg->parallel &&
+	       started < SPAWN_PER_TICK) {
+		start_guest(c, &c->g[c->next_start++]);
+		started++;
+		now = mc_now_ms();
+	}
+	if (!c->shutting_down && c->next_start < c->n)
+		next = now + (c->booting < c->cfg->parallel ? 0 : 200);
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+		int64_t due;
+		char why[128];
+
+		if (g->pid > 0)
+			live++;
+		if (g->state == MC_VM_READY || g->state == MC_VM_BUSY)
+			ready++;
+		switch (g->state) {
+		case MC_VM_BOOTING:
+			due = g->t_start_ms + (int64_t)c->cfg->boot_timeout_ms;
+			if (now >= due) {
+				snprintf(why, sizeof(why), "no hello within the boot timeout (%llu ms)",
+					 (unsigned long long)c->cfg->boot_timeout_ms);
+				transition(c, g, MC_VM_EV_TIMEOUT, why);
+			} else if (due < next)
+				next = due;
+			break;
+		case MC_VM_READY:
+		case MC_VM_BUSY:
+			due = g->last_hb_ms + (int64_t)c->cfg->hb_timeout_ms;
+			if (now >= due) {
+				snprintf(why, sizeof(why), "no heartbeat for %lld ms",
+					 (long long)(now - g->last_hb_ms));
+				transition(c, g, MC_VM_EV_TIMEOUT, why);
+			} else if (due < next)
+				next = due;
+			break;
+		case MC_VM_STOPPING:
+			if (g->pid <= 0) {
+				transition(c, g, MC_VM_EV_EXITED, NULL);
+				break;
+			}
+			if (now >= g->deadline_ms) {
+				if (!g->quit_sent) {
+					g->quit_sent = 1;
+					mc_vmm_qemu_ops.stop(g->be);
+					epoll_sync(c, g);
+					g->deadline_ms = now + QUIT_GRACE_MS;
+				} else {
+					mc_warn("vm %s: did not stop in time: killed", g->name);
+					mc_vmm_qemu_ops.kill(g->be);
+					g->deadline_ms = now + QUIT_GRACE_MS;
+				}
+			}
+			if (g->deadline_ms < next)
+				next = g->deadline_ms;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!c->all_ready_ms && ready == c->n)
+		c->all_ready_ms = now;
+	if (c->shutting_down && live == 0)
+		c->done = 1;
+	return next > now ? (int)(next - now) : 0;
+}
+
+static void teardown(struct ctl *c)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+
+		if (g->be)
+			mc_vmm_qemu_ops.destroy(&g->be); /* kills and reaps a survivor */
+		if (g->tap_fd >= 0)
+			close(g->tap_fd);
+		while (g->runs) {
+			struct run *r = g->runs;
+
+			g->runs = r->next;
+			free(r);
+		}
+		mc_rm_rf(g->dir);
+	}
+	while (c->jobs) {
+		struct job *j = c->jobs;
+
+		c->jobs = j->next;
+		free(j);
+	}
+}
+
+static int setup(struct ctl *c, char *why, size_t whylen)
+{
+	const struct mc_ctl_config *cfg = c->cfg;
+	char ep[PATH_MAX + 16], ctl_ip[16];
+	struct rlimit rl;
+	sigset_t set;
+	struct epoll_event ev;
+	int one = 1, zero = 0, fd;
+	int64_t maxmsg = MC_PROTO_MAX_MSG + 64;
+
+	/* Three descriptors per guest (tap while starting, QMP, agent link) and margin. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	c->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->sigfd < 0 || c->epfd < 0) {
+		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
+		return -1;
+	}
+	if ((fd = mc_net_enter_ns(cfg->netns)) < 0) {
+		snprintf(why, whylen, "network namespace %s: %s", cfg->netns, strerror(-fd));
+		return -1;
+	}
+	c->zctx = zmq_ctx_new();
+	zmq_ctx_set(c->zctx, ZMQ_MAX_SOCKETS, 65536);
+	c->zguest = zmq_socket(c->zctx, ZMQ_ROUTER);
+	c->zcli = zmq_socket(c->zctx, ZMQ_ROUTER);
+	if (!c->zguest || !c->zcli) {
+		snprintf(why, whylen, "zmq socket: %s", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	zmq_setsockopt(c->zguest, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	zmq_setsockopt(c->zguest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(c->zguest, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(c->zcli, ZMQ_LINGER, &zero, sizeof(zero));
+	snprintf(ep, sizeof(ep), "tcp://%s:%d", mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
+		 MC_NET_CTL_PORT);
+	if (zmq_bind(c->zguest, ep) < 0) {
+		snprintf(why, whylen, "bind %s: %s", ep, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	snprintf(ep, sizeof(ep), "ipc://%s/%s", cfg->dir, MC_CTL_SOCK);
+	if (zmq_bind(c->zcli, ep) < 0) {
+		snprintf(why, whylen, "bind %s: %s", ep, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	snprintf(ep, sizeof(ep), "%s/%s", cfg->dir, MC_CTL_SOCK);
+	chmod(ep, 0600);
+	ev.events = EPOLLIN;
+	ev.data.u64 = EP_TAG(EP_SIGNAL, 0);
+	epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sigfd, &ev);
+	{
+		size_t sz = sizeof(fd);
+
+		zmq_getsockopt(c->zguest, ZMQ_FD, &fd, &sz);
+		ev.data.u64 = EP_TAG(EP_ZGUEST, 0);
+		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+		zmq_getsockopt(c->zcli, ZMQ_FD, &fd, &sz);
+		ev.data.u64 = EP_TAG(EP_ZCLI, 0);
+		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	return 0;
+}
+
+static void on_signal(struct ctl *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap(c);
+		else {
+			mc_info("controller: signal %u: tearing down", si.ssi_signo);
+			begin_shutdown(c);
+		}
+	}
+}
+
+int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
+{
+	struct ctl ctl = {0}, *c = &ctl;
+	char why[512] = "";
+	int rc = 0;
+
+	c->cfg = cfg;
+	c->n = cfg->n;
+	c->sigfd = c->epfd = -1;
+	c->started_ms = mc_now_ms();
+	c->g = calloc(cfg->n, sizeof(*c->g));
+	if (!c->g) {
+		snprintf(why, sizeof(why), "out of memory for %u guests", cfg->n);
+		rc = 1;
+		goto report;
+	}
+	for (unsigned i = 0; i < cfg->n; i++) {
+		struct guest *g = &c->g[i];
+
+		g->index = i;
+		g->ctl = c;
+		g->tap_fd = -1;
+		g->state = MC_VM_DEFINED;
+		snprintf(g->name, sizeof(g->name), "g%04u", i);
+		g->addr = mc_net_guest_addr(i);
+		mc_net_ntoa(g->addr, g->ip);
+		mc_net_guest_mac(i, g->mac);
+		snprintf(g->dir, sizeof(g->dir), "%s/guests/%s", cfg->dir, g->name);
+	}
+	if (setup(c, why, sizeof(why)) < 0)
+		rc = 1;
+report:
+	if (ready_fd >= 0) {
+		char msg[600];
+		int n = rc ? snprintf(msg, sizeof(msg), "error: %s\n", why)
+			   : snprintf(msg, sizeof(msg), "ok\n");
+
+		if (write(ready_fd, msg, (size_t)n) < 0)
+			mc_debug("controller: ready pipe: %s", strerror(errno));
+		close(ready_fd);
+	}
+	if (rc) {
+		mc_err("controller: setup failed: %s", why);
+		goto out;
+	}
+	mc_info("controller: cluster %s: %u guests, accel %s, kernel %s, %u booting at once",
+		cfg->cluster, cfg->n, cfg->accel, cfg->kernel_kind, cfg->parallel);
+	while (!c->done) {
+		struct epoll_event evs[64];
+		int timeout, n;
+
+		drain_cli(c);
+		drain_guests(c);
+		timeout = tick(c);
+		if (c->done)
+			break;
+		n = epoll_wait(c->epfd, evs, 64, timeout);
+		for (int i = 0; i < n; i++) {
+			uint64_t type = evs[i].data.u64 >> 32;
+			unsigned idx = (unsigned)(evs[i].data.u64 & 0xffffffffu);
+
+			if (type == EP_SIGNAL) {
+				on_signal(c);
+			} else if (type == EP_QMP && idx < c->n && c->g[idx].be) {
+				struct guest *g = &c->g[idx];
+				int err = mc_vmm_qemu_ops.on_io(g->be, !!(evs[i].events & EPOLLIN),
+								!!(evs[i].events & EPOLLOUT));
+
+				if (err < 0)
+					g->epoll_added = 0; /* closed: the fd left epoll with it */
+				else
+					epoll_sync(c, g);
+			}
+		}
+	}
+	mc_info("controller: all guests down");
+out:
+	teardown(c);
+	mc_rm_rf(cfg->dir); /* overlays, identities, logs, the control socket */
+	if (c->zguest)
+		zmq_close(c->zguest);
+	if (c->have_down_client && c->zcli) {
+		int linger = 2000;
+
+		zmq_setsockopt(c->zcli, ZMQ_LINGER, &linger, sizeof(linger));
+		send_client(c, c->down_client, c->down_client_len,
+			    json_pack("{s:s}", "type", "down"), NULL, 0);
+	}
+	if (c->zcli)
+		zmq_close(c->zcli);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
+	mc_net_forget_ns(cfg->netns);
+	if (c->sigfd >= 0)
+		close(c->sigfd);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	free(c->g);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/* controller.h — the cluster controller: owns the guests of one cluster, serves the CLI. */
+#ifndef MC_CONTROLLER_H
+#define MC_CONTROLLER_H
+
+#include <limits.h>
+#include <stdint.h>
+
+/* Everything the controller needs, resolved by `microcosm up` before it starts. */
+struct mc_ctl_config {
+	char cluster[64];          /* cluster name */
+	char dir[PATH_MAX];        /* this cluster's state directory (exists, empty) */
+	char netns[80];            /* network namespace name */
+	unsigned n;                /* guests */
+	uint64_t mem_mib;          /* RAM per guest, MiB */
+	unsigned vcpus;            /* vCPUs per guest */
+	char accel[8];             /* "kvm" or "tcg" (resolved) */
+	char accel_why[256];       /* how the accelerator was chosen */
+	char qemu[PATH_MAX];       /* emulator binary */
+	char kernel[PATH_MAX];     /* kernel image guests boot */
+	char kernel_kind[32];      /* "project" or "debian-cloud" */
+	char initrd[PATH_MAX];     /* initramfs */
+	char base_image[PATH_MAX]; /* read-only qcow2 base of every overlay */
+	char cmdline[1024];        /* guest kernel command line */
+	unsigned parallel;         /* guests booting at once */
+	uint64_t boot_timeout_ms;  /* QEMU start -> HELLO deadline */
+	uint64_t hb_ms;            /* heartbeat period the agents use */
+	uint64_t hb_timeout_ms;    /* silence that fails a guest */
+	unsigned tb_mib;           /* TCG translation buffer per guest, MiB */
+};
+
+/*
+ * Runs the controller in the calling process until the cluster is down
+ * (a `down` request, SIGTERM, SIGINT or SIGHUP). Moves the process into a
+ * new network namespace first. When setup is done (sockets bound) it writes
+ * "ok\n" to ready_fd, or "error: <reason>\n" if setup failed, and closes it
+ * (ready_fd may be -1). Removes everything it created before returning,
+ * including cfg->dir. Returns 0, or 1 when setup failed.
+ */
+int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd);
+
+/* Paths inside a cluster's state directory. */
+#define MC_CTL_SOCK "ctl.sock"
+#define MC_CTL_PID "controller.pid"
+#define MC_CTL_LOG "controller.log"
+
+#endif

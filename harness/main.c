@@ -1,0 +1,59 @@
+/* main.c — the `microcosm` command: a table of verbs, one cmd_<verb>.c each. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "log.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+	const char *summary;
+} verbs[] = {
+	{"up", cmd_up, mc_up_usage, "start a cluster of N guests"},
+	{"ls", cmd_ls, mc_ls_usage, "list the guests of a cluster"},
+	{"exec", cmd_exec, mc_exec_usage, "run a command on guests"},
+	{"pause", cmd_pause, mc_pause_usage, "stop guests' vCPUs"},
+	{"resume", cmd_resume, mc_resume_usage, "continue paused guests"},
+	{"down", cmd_down, mc_down_usage, "stop a cluster and remove everything it created"},
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: microcosm VERB [options]   (microcosm VERB --help for each)\n\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(fp, "\nEnvironment: MC_CLUSTER, MC_STATE_DIR (/run/microcosm), MC_CACHE_DIR "
+		    "(/var/cache/microcosm)\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("microcosm %s\n", MC_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(argv[1], verbs[i].name) == 0) {
+			int verbose = 0;
+
+			for (int k = 2; k < argc && strcmp(argv[k], "--"); k++)
+				verbose += !strcmp(argv[k], "-v") || !strcmp(argv[k], "--verbose");
+			mc_log_setup(verbose ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+			return verbs[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "microcosm: unknown verb '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,213 @@
+/* net.c — network namespace, routed taps and their netlink configuration (libmnl). */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+char *mc_net_ntoa(uint32_t addr, char buf[16])
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
+		 addr & 255);
+	return buf;
+}
+
+char *mc_net_guest_mac(unsigned index, char buf[18])
+{
+	snprintf(buf, 18, "52:54:00:%02x:%02x:%02x", (index >> 16) & 255, (index >> 8) & 255,
+		 index & 255);
+	return buf;
+}
+
+/* Sends one request and waits for its acknowledgement. */
+static int nl_talk(struct nlmsghdr *nlh)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	unsigned portid;
+	int ret;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = (unsigned)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_cb_run(buf, (size_t)ret, nlh->nlmsg_seq, portid, NULL, NULL);
+	ret = ret < 0 ? -errno : 0;
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+static int link_up(unsigned ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = (int)ifindex;
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	return nl_talk(nlh);
+}
+
+static int addr_add(unsigned ifindex, uint32_t addr, int prefix)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	uint32_t a = htonl(addr);
+
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)prefix;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, a);
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, a);
+	return nl_talk(nlh);
+}
+
+static int route_add(unsigned ifindex, uint32_t dst, int prefix)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = (unsigned char)prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_DST, htonl(dst));
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return nl_talk(nlh);
+}
+
+static int write_sysctl(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int mc_net_enter_ns(const char *name)
+{
+	char path[256];
+	int fd, err;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		return -errno;
+	/* Best effort: name the namespace like `ip netns add` does. */
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	if (mc_mkdir_p("/run/netns", 0755) == 0) {
+		fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd >= 0) {
+			close(fd);
+			if (mount("/proc/self/ns/net", path, "none", MS_BIND, NULL) < 0) {
+				mc_debug("net: name namespace %s: %s", path, strerror(errno));
+				unlink(path);
+			}
+		}
+	}
+	err = link_up(1 /* lo */);
+	if (!err)
+		err = addr_add(1, MC_NET_CTL_ADDR, 32);
+	if (!err)
+		err = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+	return err;
+}
+
+void mc_net_forget_ns(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	umount2(path, MNT_DETACH);
+	unlink(path);
+}
+
+int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
+{
+	struct ifreq ifr;
+	char path[128];
+	unsigned ifindex;
+	int fd, err;
+
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		err = -errno;
+		goto fail;
+	}
+	err = link_up(ifindex);
+	if (err)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/proxy_arp", ifname);
+	err = write_sysctl(path, "1");
+	if (err)
+		goto fail;
+	/* Strict reverse-path filtering: a guest cannot speak for another's address. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
+	write_sysctl(path, "1");
+	err = route_add(ifindex, guest_addr, 32);
+	if (err)
+		goto fail;
+	*out = fd;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}

@@ -1,0 +1,58 @@
+/* net.h — the fleet's network: a private network namespace, one routed tap per guest. */
+#ifndef MC_NET_H
+#define MC_NET_H
+
+#include <stdint.h>
+
+/*
+ * Design: every cluster lives in its own network namespace (nothing reaches
+ * the host's own network). Inside it the controller owns MC_NET_CTL_ADDR on
+ * lo; each guest has a tap "mct<index>" with proxy ARP and a /32 route to
+ * its address, so guests reach the controller and each other through the
+ * namespace's routing table (no bridge, so no 1,024-port limit). A tap
+ * vanishes when the last descriptor to it closes; the namespace when its
+ * last process exits.
+ */
+
+#define MC_NET_PREFIX 16
+#define MC_NET_CTL_PORT 7070
+#define MC_NET_MAX_GUESTS 65000
+
+/* The subnet base (10.77.0.0) in host byte order. */
+#define MC_NET_BASE 0x0a4d0000u
+/* The controller's address inside the namespace (10.77.0.1). */
+#define MC_NET_CTL_ADDR (MC_NET_BASE + 1)
+
+/* Guest index -> its IPv4 address (host byte order). */
+static inline uint32_t mc_net_guest_addr(unsigned index)
+{
+	return MC_NET_BASE + 2 + index;
+}
+
+/* Formats a host-order IPv4 address into buf (16 bytes). Returns buf. */
+char *mc_net_ntoa(uint32_t addr, char buf[16]);
+
+/* Formats the MAC of guest index into buf (18 bytes). Returns buf. */
+char *mc_net_guest_mac(unsigned index, char buf[18]);
+
+/*
+ * Moves the calling process into a new network namespace, makes it visible
+ * as /run/netns/<name> (best effort: `ip netns exec <name> …` then works),
+ * brings lo up with MC_NET_CTL_ADDR and turns on forwarding. Call before
+ * any thread is created (ZeroMQ's I/O threads must start inside it).
+ * Returns 0 or -errno.
+ */
+int mc_net_enter_ns(const char *name);
+
+/* Removes /run/netns/<name> (the namespace itself ends with its last
+ * process). Safe to call when it does not exist. */
+void mc_net_forget_ns(const char *name);
+
+/*
+ * Creates tap ifname, brings it up, turns on proxy ARP and adds a /32 route
+ * to guest_addr through it. On success *fd is the open tap (caller owns;
+ * closing it removes the tap and its route). Returns 0 or -errno.
+ */
+int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *fd);
+
+#endif

@@ -1,0 +1,51 @@
+/* util.h — small helpers shared across the harness: clocks, files, strings. */
+#ifndef MC_UTIL_H
+#define MC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic time in milliseconds (CLOCK_MONOTONIC). */
+int64_t mc_now_ms(void);
+
+/* Wall-clock time in milliseconds since the Unix epoch. */
+int64_t mc_wall_ms(void);
+
+/* Writes len bytes of data to path atomically (temp file + fsync + rename).
+ * Returns 0 or -errno. */
+int mc_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated buffer.
+ * Caller owns *out; free with free(). Returns 0 or -errno (-EFBIG if
+ * larger than max). */
+int mc_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* mkdir -p with mode. Returns 0 or -errno. */
+int mc_mkdir_p(const char *path, int mode);
+
+/* rm -rf of path (does not follow symlinks, stays on one tree). Returns 0
+ * or -errno of the first failure; a missing path is not an error. */
+int mc_rm_rf(const char *path);
+
+/* Parses a size like "128M", "2G", "512" (MiB when no suffix) into MiB.
+ * Returns 0 or -EINVAL. */
+int mc_parse_mib(const char *s, uint64_t *mib);
+
+/* Parses a non-negative decimal integer in [min, max]. Returns 0 or -EINVAL. */
+int mc_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parses a duration "30", "30s", "500ms", "2m" into milliseconds.
+ * Returns 0 or -EINVAL. */
+int mc_parse_duration_ms(const char *s, uint64_t *ms);
+
+/* Host facts. */
+uint64_t mc_host_mem_available_mib(void); /* MemAvailable, MiB; 0 if unknown */
+int mc_host_ncpus(void);
+uint64_t mc_host_tsc_khz(void); /* 0 if unknown */
+
+/* Whether pid is alive (kill(pid, 0) succeeds or fails with EPERM). */
+int mc_pid_alive(int pid);
+
+#endif
