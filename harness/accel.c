@@ -23,7 +23,8 @@ int mc_accel_cmdline(const char *accel, uint64_t tsc_khz, char *buf, size_t cap)
 	int n;
 
 	n = snprintf(buf, cap,
-		     "console=ttyS0 quiet panic=-1 reboot=t qemu_fw_cfg.ioport=12@0x510:0:1:4");
+		     "console=ttyS0 quiet panic=-1 reboot=t ifb.numifbs=0 "
+		     "qemu_fw_cfg.ioport=12@0x510:0:1:4");
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	if (strcmp(accel, "tcg") == 0) {

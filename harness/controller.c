@@ -475,12 +475,16 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 	case MC_MSG_EXIT:
 	case MC_MSG_ERROR:
 		if (!(r = take_run(g, m->id, 1))) {
+			if (m->type == MC_MSG_ERROR && m->u.error.code == ENOTCONN)
+				return;
 			if (m->type == MC_MSG_ERROR)
 				mc_warn("vm %s: agent error %d: %.200s", g->name,
 					m->u.error.code, m->u.error.text);
 			c->dropped_msgs++;
 			return;
 		}
+		if (g->nruns == 0)
+			transition(c, g, MC_VM_EV_IDLE, NULL);
 		if (m->type == MC_MSG_EXIT)
 			job_send(c, r->job,
 				 json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
@@ -504,8 +508,6 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 		}
 		job_part_done(c, r->job);
 		free(r);
-		if (g->nruns == 0)
-			transition(c, g, MC_VM_EV_IDLE, NULL);
 		break;
 	default:
 		mc_warn("vm %s: unexpected %s from agent: dropped", g->name,

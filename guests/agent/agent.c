@@ -36,13 +36,13 @@
 #define AGENT_INIT_SCRIPT      "/etc/microcosm/init.sh"
 #define AGENT_INIT_TIMEOUT_MS  120000     /* ms, longest wait for init.sh */
 #define AGENT_MAX_CMDS         64         /* concurrent commands; more -> ERROR EBUSY */
-#define AGENT_QUEUE_MAX        (8u << 20) /* bytes queued before command output is paused */
+#define AGENT_QUEUE_MAX        (1u << 20) /* bytes queued before command output is paused */
 #define AGENT_HB_DEFAULT_MS    1000       /* ms, heartbeat period when identity has none */
 #define AGENT_HB_MIN_MS        50
 #define AGENT_HB_MAX_MS        600000
 #define AGENT_KILL_GRACE_MS    1000 /* ms after a timeout kill before pipes are forced shut */
 #define AGENT_LINGER_MS        200  /* ms, ZMQ_LINGER on exit */
-#define AGENT_HWM              1000 /* messages, ZMQ send/receive high-water mark */
+#define AGENT_HWM              100  /* messages, ZMQ send/receive high-water mark */
 #define AGENT_RECONNECT_MS     100  /* ms, ZMQ_RECONNECT_IVL: first retry */
 #define AGENT_RECONNECT_MAX_MS 2000 /* ms, ZMQ_RECONNECT_IVL_MAX: backoff cap */
 #define AGENT_IDENTITY_MAX     4096 /* bytes, identity file */
@@ -477,12 +477,26 @@ bad:
 	return -EINVAL;
 }
 
+/* Strips leading and trailing blanks (space, tab, CR) in place. */
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
 /*
- * Parses identity text: whitespace-separated key=value tokens (normally one
- * per line); text ends at the first NUL. With cmdline, only mc.* tokens
- * count and other tokens are ignored. Checks that required keys are present.
- * Returns 0, or -ENOENT (cmdline without any mc.* token) or -EINVAL with a
- * reason in err.
+ * Parses identity text; it ends at the first NUL. A file has one key=value
+ * per line (blank lines and lines starting with '#' are skipped, blanks
+ * around a line are stripped); the kernel command line has
+ * whitespace-separated tokens of which only mc.* ones count. Checks that
+ * required keys are present. Returns 0, or -ENOENT (command line without any
+ * mc.* token) or -EINVAL with a reason in err.
  */
 static int identity_parse(struct identity *id, char *text, bool cmdline, char *err, size_t errlen)
 {
@@ -492,13 +506,19 @@ static int identity_parse(struct identity *id, char *text, bool cmdline, char *e
 
 	memset(id, 0, sizeof(*id));
 	id->hb_ms = AGENT_HB_DEFAULT_MS;
-	for (char *tok = strtok_r(text, " \t\r\n", &save); tok != NULL;
-	     tok = strtok_r(NULL, " \t\r\n", &save)) {
-		char *eq = strchr(tok, '=');
+	const char *sep = cmdline ? " \t\r\n" : "\n";
+
+	for (char *tok = strtok_r(text, sep, &save); tok != NULL;
+	     tok = strtok_r(NULL, sep, &save)) {
+		char *eq;
 		size_t k;
 
 		if (cmdline && strncmp(tok, "mc.", 3) != 0)
 			continue;
+		tok = trim(tok);
+		if (tok[0] == '\0' || tok[0] == '#')
+			continue;
+		eq = strchr(tok, '=');
 		if (eq == NULL) {
 			snprintf(err, errlen, "malformed entry '%.80s' (want key=value)", tok);
 			return -EINVAL;
@@ -559,6 +579,7 @@ static int identity_load(struct agent *a)
 {
 	const char *env = getenv("MC_AGENT_IDENTITY");
 	const char *path = env != NULL ? env : AGENT_IDENTITY_PATH;
+	struct identity id;
 	char err[160] = "";
 	char *buf;
 	ssize_t n;
@@ -569,7 +590,7 @@ static int identity_load(struct agent *a)
 		return -ENOMEM;
 	n = read_small_file(path, buf, AGENT_IDENTITY_MAX);
 	if (n >= 0) {
-		rc = identity_parse(&a->id, buf, false, err, sizeof(err));
+		rc = identity_parse(&id, buf, false, err, sizeof(err));
 		if (rc < 0)
 			agent_log(a, "identity %s: %s", path, err);
 	} else if (env != NULL || n != -ENOENT) {
@@ -582,15 +603,15 @@ static int identity_load(struct agent *a)
 			          AGENT_IDENTITY_PATH, strerror((int)-n));
 			rc = (int)n;
 		} else {
-			rc = identity_parse(&a->id, buf, true, err, sizeof(err));
+			rc = identity_parse(&id, buf, true, err, sizeof(err));
 			if (rc < 0)
 				agent_log(a, "identity: no %s; kernel command line: %s",
 				          AGENT_IDENTITY_PATH, err);
 		}
 	}
 	free(buf);
-	if (rc < 0)
-		memset(&a->id, 0, sizeof(a->id));
+	if (rc == 0)
+		a->id = id;
 	return rc;
 }
 
@@ -660,8 +681,9 @@ static int net_setup(struct agent *a)
 	if (!id->has_ip)
 		goto out;
 
-	/* Drivers loaded by init.sh may register eth0 a little later. */
-	for (int tries = 0; tries < 100; tries++) {
+	/* Drivers loaded by init.sh may register eth0 a little later. A probe
+	 * boot usually has no NIC at all: it does not wait. */
+	for (int tries = 0; tries < (id->probe ? 1 : 40); tries++) {
 		memset(&ifr, 0, sizeof(ifr));
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
 		if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 || errno != ENODEV)
@@ -1235,17 +1257,18 @@ static int zmq_setup(struct agent *a)
 	int linger = AGENT_LINGER_MS, one = 1, hwm = AGENT_HWM, ivl = AGENT_RECONNECT_MS;
 	int ivl_max = AGENT_RECONNECT_MAX_MS;
 	int64_t maxmsg = MC_PROTO_MAX_MSG;
+	const char *what;
+	int err;
 
+	what = "context";
 	a->zctx = zmq_ctx_new();
-	if (a->zctx == NULL) {
-		agent_log(a, "zmq context: %s", zmq_strerror(errno));
-		return -errno;
-	}
+	if (a->zctx == NULL)
+		goto fail;
+	what = "socket";
 	a->sock = zmq_socket(a->zctx, ZMQ_DEALER);
-	if (a->sock == NULL) {
-		agent_log(a, "zmq socket: %s", zmq_strerror(errno));
-		return -errno;
-	}
+	if (a->sock == NULL)
+		goto fail;
+	what = "options";
 	if (zmq_setsockopt(a->sock, ZMQ_ROUTING_ID, a->id.name, strlen(a->id.name)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
@@ -1253,15 +1276,16 @@ static int zmq_setup(struct agent *a)
 	    zmq_setsockopt(a->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max)) < 0 ||
-	    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0) {
-		agent_log(a, "zmq options: %s", zmq_strerror(errno));
-		return -errno;
-	}
-	if (zmq_connect(a->sock, a->id.controller) < 0) {
-		agent_log(a, "zmq connect %s: %s", a->id.controller, zmq_strerror(errno));
-		return -errno;
-	}
+	    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
+		goto fail;
+	what = "connect";
+	if (zmq_connect(a->sock, a->id.controller) < 0)
+		goto fail;
 	return 0;
+fail:
+	err = errno;
+	agent_log(a, "zmq %s %s: %s", what, a->id.controller, zmq_strerror(err));
+	return -err;
 }
 
 static void zmq_teardown(struct agent *a)
@@ -1411,13 +1435,13 @@ static int agent_run(struct agent *a)
 	}
 	rc = identity_load(a);
 	if (rc < 0) {
-		agent_log(a, "no valid identity: powering off");
+		agent_log(a, "no valid identity");
 		return rc;
 	}
 	if (a->setup) {
 		rc = net_setup(a);
 		if (rc < 0 && !a->id.probe) {
-			agent_log(a, "network setup failed: powering off");
+			agent_log(a, "network setup failed");
 			return rc;
 		}
 	}
@@ -1475,8 +1499,7 @@ int main(int argc, char **argv)
 	}
 	rc = agent_run(a);
 	if (a->pid1) {
-		if (rc < 0)
-			agent_log(a, "fatal: %s: powering off", strerror(-rc));
+		agent_log(a, "%s", rc < 0 ? "fatal error: powering off" : "powering off");
 		power_off();
 	}
 	if (a->sigfd >= 0)

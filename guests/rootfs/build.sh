@@ -70,7 +70,7 @@ agent=$(readlink -f -- "$agent")
 [[ $(head -c4 "$agent" | od -An -c | tr -d ' ') == 177ELF ]] || die "agent binary $agent: not an ELF file"
 [[ -x $busybox ]] || die "$busybox missing (install busybox-static)"
 ldd "$busybox" >/dev/null 2>&1 && die "$busybox is dynamically linked (install busybox-static)"
-for tool in cpio gzip mkfs.ext4 qemu-img; do
+for tool in cpio gzip mkfs.ext4 debugfs qemu-img; do
 	command -v "$tool" >/dev/null || die "$tool not found (packages: cpio gzip e2fsprogs qemu-utils)"
 done
 
@@ -270,14 +270,22 @@ find "$base" -exec touch -h -d @1 {} +
 uuid=$(printf '%s' "$hash" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
 truncate -s "$base_size" "$tmp/base.raw"
 E2FSPROGS_FAKE_TIME=1 mkfs.ext4 -q -F -L mc-base -U "$uuid" -m 0 \
-	-E root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1 \
+	-E root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1,hash_seed="$uuid" \
 	-d "$base" "$tmp/base.raw"
+{
+	# mkfs.ext4 -d copies the builder's uid/gid and the real ctime: make
+	# everything root's, with fixed times, whoever builds.
+	(cd "$base" && find . -mindepth 1 -printf '%P\n') |
+		awk '{ printf "sif \"/%s\" uid 0\nsif \"/%s\" gid 0\nsif \"/%s\" ctime @1\n", $0, $0, $0 }' >"$tmp/owners.debugfs"
+	E2FSPROGS_FAKE_TIME=1 debugfs -w -f "$tmp/owners.debugfs" "$tmp/base.raw" >/dev/null 2>"$tmp/debugfs.log" ||
+		die "debugfs (setting owners in base image) failed: $(tail -n3 "$tmp/debugfs.log")"
+	! grep -qi 'error\|not found' "$tmp/debugfs.log" ||
+		die "debugfs (setting owners in base image): $(grep -i 'error\|not found' "$tmp/debugfs.log" | head -n3)"
+}
 qemu-img convert -q -f raw -O qcow2 "$tmp/base.raw" "$tmp/out/base.qcow2"
 rm -f "$tmp/base.raw"
 chmod 0444 "$tmp/out/base.qcow2"
 log "  base.qcow2: $(($(stat -c %s "$tmp/out/base.qcow2") / 1024)) KiB on disk"
-[[ $(id -u) == 0 ]] ||
-	log "  note: built unprivileged: files in base.qcow2 belong to uid $(id -u)"
 
 t1=$(date +%s)
 {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -249,9 +250,10 @@ static int setup(void **state)
 	fp = fopen(f->id_path, "w");
 	if (fp == NULL)
 		goto fail;
+	/* Comments, blank lines, CRLF and blanks around a line are allowed. */
 	fprintf(fp,
-	        "version=1\nname=%s\nindex=7\nip=10.77.0.9\nprefix=24\ngateway=10.77.0.1\n"
-	        "controller=%s\nheartbeat_ms=%d\n",
+	        "# test identity\nversion=1\r\nname=%s\n\nindex=7\nip=10.77.0.9\n  prefix=24\n"
+	        "gateway=10.77.0.1\ncontroller=%s\nheartbeat_ms=%d\n",
 	        f->name, f->endpoint, HB_MS);
 	if (fclose(fp) != 0)
 		goto fail;
@@ -526,6 +528,92 @@ static void test_shutdown(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Runs the agent on identity text; returns its wait status (it must end within 5 s). */
+static int run_with_identity(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	uint64_t deadline = now_ms() + 5000;
+	pid_t pid;
+	int st = -1;
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(devnull, STDERR_FILENO);
+		setenv("MC_AGENT_IDENTITY", path, 1);
+		execl(MC_AGENT_PATH, "mc-agent", (char *)NULL);
+		_exit(126);
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			fail_msg("agent still running on identity:\n%s", text);
+		}
+		usleep(10 * 1000);
+	}
+	return st;
+}
+
+#define GOOD_TAIL "index=1\nip=10.0.0.2\nprefix=24\ncontroller=tcp://10.0.0.1:7070\n"
+
+static void test_bad_identity(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+	        "",
+	        "name=g1\n" GOOD_TAIL,
+	        "version=2\nname=g1\n" GOOD_TAIL,
+	        "version=1\nname=bad name\n" GOOD_TAIL,
+	        "version=1\nname=g/1\n" GOOD_TAIL,
+	        "version=1\nname=\n" GOOD_TAIL,
+	        "version=1\nname="
+	        "a234567890123456789012345678901234567890123456789012345678901234\n" GOOD_TAIL,
+	        "version=1\nname=g1\nindex=-1\nip=10.0.0.2\nprefix=24\ncontroller=tcp://h:1\n",
+	        "version=1\nname=g1\nindex=4294967296\nip=10.0.0.2\nprefix=24\ncontroller=tcp://"
+	        "h:1\n",
+	        "version=1\nname=g1\nindex=1\nip=10.0.0.256\nprefix=24\ncontroller=tcp://h:1\n",
+	        "version=1\nname=g1\nindex=1\nip=10.0.2\nprefix=24\ncontroller=tcp://h:1\n",
+	        "version=1\nname=g1\nindex=1\nip=10.0.0.2\nprefix=0\ncontroller=tcp://h:1\n",
+	        "version=1\nname=g1\nindex=1\nip=10.0.0.2\nprefix=33\ncontroller=tcp://h:1\n",
+	        "version=1\nname=g1\ngateway=x\n" GOOD_TAIL,
+	        "version=1\nname=g1\nindex=1\nip=10.0.0.2\nprefix=24\ncontroller=udp://h:1\n",
+	        "version=1\nname=g1\nindex=1\nip=10.0.0.2\nprefix=24\n",
+	        "version=1\nname=g1\nindex=1\nprefix=24\ncontroller=tcp://h:1\n",
+	        "version=1\nname=g1\nheartbeat_ms=49\n" GOOD_TAIL,
+	        "version=1\nname=g1\nheartbeat_ms=600001\n" GOOD_TAIL,
+	        "version=1\nname=g1\nprobe=2\n" GOOD_TAIL,
+	        "version=1\nname=g1\nname=g2\n" GOOD_TAIL,
+	        "version=1\nname=g1\ncolor=red\n" GOOD_TAIL,
+	        "version=1\nname=g1\njunk\n" GOOD_TAIL,
+	};
+	int st;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = run_with_identity(f->id_path, bad[i]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+			fail_msg("identity %zu accepted (status 0x%x):\n%s", i, (unsigned)st,
+			         bad[i]);
+	}
+	/* Valid edges; probe=1 ends after the ready line without a controller. */
+	st = run_with_identity(f->id_path, "version=1\nname=a.b_c-D9\nprobe=1\n");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = run_with_identity(f->id_path,
+	                       "version=1\nname=a23456789012345678901234567890123456789012"
+	                       "345678901234567890123\nindex=4294967295\nip=10.0.0.2\n"
+	                       "prefix=32\ncontroller=tcp://h:1\nheartbeat_ms=600000\n"
+	                       "gateway=10.0.0.1\nprobe=1\n");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +628,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_malformed_ignored, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bad_identity, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
