@@ -23,20 +23,21 @@ int mc_accel_cmdline(const char *accel, uint64_t tsc_khz, char *buf, size_t cap)
 	int n;
 
 	n = snprintf(buf, cap,
-		     "console=ttyS0 quiet panic=-1 reboot=t ifb.numifbs=0 "
-		     "qemu_fw_cfg.ioport=12@0x510:0:1:4");
+	             "console=ttyS0 quiet panic=-1 reboot=t ifb.numifbs=0 "
+	             "qemu_fw_cfg.ioport=12@0x510:0:1:4");
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	if (strcmp(accel, "tcg") == 0) {
 		size_t used = (size_t)n;
 
-		n = snprintf(buf + used, cap - used, " lpj=2000000 lapic=notscdeadline tsc=reliable");
+		n = snprintf(buf + used, cap - used,
+		             " lpj=2000000 lapic=notscdeadline tsc=reliable");
 		if (n < 0 || (size_t)n >= cap - used)
 			return -ENOSPC;
 		used += (size_t)n;
 		if (tsc_khz) {
 			n = snprintf(buf + used, cap - used, " tsc_early_khz=%llu",
-				     (unsigned long long)tsc_khz);
+			             (unsigned long long)tsc_khz);
 			if (n < 0 || (size_t)n >= cap - used)
 				return -ENOSPC;
 		}
@@ -47,7 +48,7 @@ int mc_accel_cmdline(const char *accel, uint64_t tsc_khz, char *buf, size_t cap)
 static const struct mc_vmm_hooks probe_hooks;
 
 int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, const char *initrd,
-		   int timeout_ms)
+                   int timeout_ms)
 {
 	char dir[] = "/tmp/microcosm-probe-XXXXXX", id[128], console[128], log[128];
 	char cmdline[512];
@@ -57,7 +58,7 @@ int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, cons
 	int64_t deadline;
 	int err = -ETIMEDOUT, fd;
 	static const char ident[] = "version=1\nname=probe\nindex=0\nip=10.77.0.2\nprefix=16\n"
-				    "controller=tcp://10.77.0.1:7070\nheartbeat_ms=1000\nprobe=1\n";
+	                            "controller=tcp://10.77.0.1:7070\nheartbeat_ms=1000\nprobe=1\n";
 
 	if (!mkdtemp(dir))
 		return -errno;
@@ -131,7 +132,7 @@ static void cache_key(const struct mc_assets *a, const char *qemu, char *buf, si
 }
 
 int mc_accel_choose(const char *want, const char *qemu, const struct mc_assets *a,
-		    const char *cache_dir, char out[8], char *why, size_t whylen)
+                    const char *cache_dir, char out[8], char *why, size_t whylen)
 {
 	char path[4096], key[1024], *text = NULL;
 	int fd, err;
@@ -182,8 +183,8 @@ int mc_accel_choose(const char *want, const char *qemu, const struct mc_assets *
 	err = mc_accel_probe("kvm", qemu, a->kernel, a->initrd, 20000);
 	snprintf(out, 8, "%s", err == 0 ? "kvm" : "tcg");
 	snprintf(why, whylen, "%s (kvm probe %s after %lld ms)", out,
-		 err == 0 ? "reached the agent" : "did not reach the agent",
-		 (long long)(mc_now_ms() - t0));
+	         err == 0 ? "reached the agent" : "did not reach the agent",
+	         (long long)(mc_now_ms() - t0));
 	{
 		char buf[1200];
 		int n = snprintf(buf, sizeof(buf), "%s\n%s\n", out, key);

@@ -1,4 +1,5 @@
-/* accel.h — choosing the accelerator (KVM or TCG) by a real probe boot, and the kernel command line for it. */
+/* accel.h — choosing the accelerator (KVM or TCG) by a real probe boot, and the kernel command line
+ * for it. */
 #ifndef MC_ACCEL_H
 #define MC_ACCEL_H
 
@@ -23,7 +24,7 @@ int mc_accel_cmdline(const char *accel, uint64_t tsc_khz, char *buf, size_t cap)
  * and reaps its QEMU in every case; leaves no file behind.
  */
 int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, const char *initrd,
-		   int timeout_ms);
+                   int timeout_ms);
 
 /*
  * Resolves want ("auto", "kvm" or "tcg") to "kvm" or "tcg" in out (8 bytes).
@@ -33,6 +34,6 @@ int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, cons
  * receives a one-line explanation. Returns 0 or a negative errno.
  */
 int mc_accel_choose(const char *want, const char *qemu, const struct mc_assets *a,
-		    const char *cache_dir, char out[8], char *why, size_t whylen);
+                    const char *cache_dir, char out[8], char *why, size_t whylen);
 
 #endif

@@ -29,13 +29,13 @@ int mc_assets_load(const char *cache_dir, struct mc_assets *a, char *err, size_t
 		size_t cap;
 		int is_file;
 	} keys[] = {
-		{"MC_KERNEL", a->kernel, sizeof(a->kernel), 1},
-		{"MC_KERNEL_KIND", a->kernel_kind, sizeof(a->kernel_kind), 0},
-		{"MC_KERNEL_RELEASE", a->kernel_release, sizeof(a->kernel_release), 0},
-		{"MC_CLOUD_KERNEL", a->cloud_kernel, sizeof(a->cloud_kernel), 0},
-		{"MC_INITRD", a->initrd, sizeof(a->initrd), 1},
-		{"MC_BASE_IMAGE", a->base_image, sizeof(a->base_image), 1},
-		{"MC_ASSETS_HASH", a->hash, sizeof(a->hash), 0},
+	        {"MC_KERNEL", a->kernel, sizeof(a->kernel), 1},
+	        {"MC_KERNEL_KIND", a->kernel_kind, sizeof(a->kernel_kind), 0},
+	        {"MC_KERNEL_RELEASE", a->kernel_release, sizeof(a->kernel_release), 0},
+	        {"MC_CLOUD_KERNEL", a->cloud_kernel, sizeof(a->cloud_kernel), 0},
+	        {"MC_INITRD", a->initrd, sizeof(a->initrd), 1},
+	        {"MC_BASE_IMAGE", a->base_image, sizeof(a->base_image), 1},
+	        {"MC_ASSETS_HASH", a->hash, sizeof(a->hash), 0},
 	};
 
 	memset(a, 0, sizeof(*a));
@@ -43,9 +43,9 @@ int mc_assets_load(const char *cache_dir, struct mc_assets *a, char *err, size_t
 	fp = fopen(path, "re");
 	if (!fp) {
 		snprintf(err, errlen,
-			 "guest assets: %s: %s (build them with guests/build-assets.sh or "
-			 "scripts/setup.sh)",
-			 path, strerror(errno));
+		         "guest assets: %s: %s (build them with guests/build-assets.sh or "
+		         "scripts/setup.sh)",
+		         path, strerror(errno));
 		return -ENOENT;
 	}
 	while (fgets(line, sizeof(line), fp)) {
@@ -66,9 +66,9 @@ int mc_assets_load(const char *cache_dir, struct mc_assets *a, char *err, size_t
 			continue;
 		if (!keys[i].dst[0] || access(keys[i].dst, R_OK) < 0) {
 			snprintf(err, errlen,
-				 "guest assets: %s: %s names '%s', which is missing (rebuild with "
-				 "guests/build-assets.sh)",
-				 path, keys[i].key, keys[i].dst);
+			         "guest assets: %s: %s names '%s', which is missing (rebuild with "
+			         "guests/build-assets.sh)",
+			         path, keys[i].key, keys[i].dst);
 			return -ENOENT;
 		}
 	}

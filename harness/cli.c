@@ -11,51 +11,52 @@
 #include "util.h"
 
 const char mc_up_usage[] =
-	"usage: microcosm up -n N [options]\n"
-	"Starts a cluster of N guests and returns when every guest is ready.\n"
-	"  -n, --guests N         number of guests (required, 1..65000)\n"
-	"  -m, --memory SIZE      RAM per guest, e.g. 128M, 1G (default 128M)\n"
-	"      --vcpus K          vCPUs per guest (default 1)\n"
-	"      --accel A          auto | kvm | tcg (default auto: KVM only if a probe boot works)\n"
-	"      --kernel K         project | cloud: boot the project kernel or Debian's cloud kernel\n"
-	"      --parallel P       guests booting at once (default 2 x host CPUs)\n"
-	"      --boot-timeout T   per-guest boot deadline, e.g. 120s (default 180s)\n"
-	"      --heartbeat T      agent heartbeat period (default 1000ms)\n"
-	"      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
-	"      --tb-size MIB      TCG translation buffer per guest (default 32)\n"
-	"      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
-	"  -q, --quiet            no progress line\n"
-	"  -c, --cluster NAME     cluster name (default $MC_CLUSTER or 'default')\n"
-	"      --state-dir DIR    state root (default $MC_STATE_DIR or /run/microcosm)\n"
-	"  -h, --help             this text\n";
+        "usage: microcosm up -n N [options]\n"
+        "Starts a cluster of N guests and returns when every guest is ready.\n"
+        "  -n, --guests N         number of guests (required, 1..65000)\n"
+        "  -m, --memory SIZE      RAM per guest, e.g. 128M, 1G (default 128M)\n"
+        "      --vcpus K          vCPUs per guest (default 1)\n"
+        "      --accel A          auto | kvm | tcg (default auto: KVM only if a probe boot works)\n"
+        "      --kernel K         project | cloud: boot the project kernel or Debian's cloud "
+        "kernel\n"
+        "      --parallel P       guests booting at once (default 2 x host CPUs)\n"
+        "      --boot-timeout T   per-guest boot deadline, e.g. 120s (default 180s)\n"
+        "      --heartbeat T      agent heartbeat period (default 1000ms)\n"
+        "      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
+        "      --tb-size MIB      TCG translation buffer per guest (default 32)\n"
+        "      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
+        "  -q, --quiet            no progress line\n"
+        "  -c, --cluster NAME     cluster name (default $MC_CLUSTER or 'default')\n"
+        "      --state-dir DIR    state root (default $MC_STATE_DIR or /run/microcosm)\n"
+        "  -h, --help             this text\n";
 
 const char mc_exec_usage[] =
-	"usage: microcosm exec [options] TARGET -- COMMAND [ARG...]\n"
-	"Runs COMMAND on every guest of TARGET and prints each guest's output.\n"
-	"TARGET: all | NAME | NAME-NAME | INDEX | INDEX-INDEX, comma-separated (g0001-g0004,7)\n"
-	"  -t, --timeout T        kill the command after T (e.g. 30s, 500ms; default none)\n"
-	"  -e, --env K=V          extra environment variable (repeatable)\n"
-	"  -C, --cwd DIR          working directory in the guest (default /)\n"
-	"      --table            print one row per guest: guest, state, boot ms, exit, output\n"
-	"      --json             print one JSON object per output chunk and exit\n"
-	"  -c, --cluster NAME     cluster name\n"
-	"      --state-dir DIR    state root\n"
-	"  -h, --help             this text\n"
-	"Exit status: 0 when every guest's command exited 0, 1 otherwise.\n";
+        "usage: microcosm exec [options] TARGET -- COMMAND [ARG...]\n"
+        "Runs COMMAND on every guest of TARGET and prints each guest's output.\n"
+        "TARGET: all | NAME | NAME-NAME | INDEX | INDEX-INDEX, comma-separated (g0001-g0004,7)\n"
+        "  -t, --timeout T        kill the command after T (e.g. 30s, 500ms; default none)\n"
+        "  -e, --env K=V          extra environment variable (repeatable)\n"
+        "  -C, --cwd DIR          working directory in the guest (default /)\n"
+        "      --table            print one row per guest: guest, state, boot ms, exit, output\n"
+        "      --json             print one JSON object per output chunk and exit\n"
+        "  -c, --cluster NAME     cluster name\n"
+        "      --state-dir DIR    state root\n"
+        "  -h, --help             this text\n"
+        "Exit status: 0 when every guest's command exited 0, 1 otherwise.\n";
 
 const char mc_ls_usage[] = "usage: microcosm ls [--json] [-c NAME] [--state-dir DIR]\n"
-			   "Lists the guests of a running cluster with their state.\n";
+                           "Lists the guests of a running cluster with their state.\n";
 
 const char mc_down_usage[] =
-	"usage: microcosm down [--force] [-c NAME] [--state-dir DIR]\n"
-	"Stops every guest and removes everything the cluster created (processes, taps,\n"
-	"overlays, sockets, state files). --force cleans up after a controller that died.\n";
+        "usage: microcosm down [--force] [-c NAME] [--state-dir DIR]\n"
+        "Stops every guest and removes everything the cluster created (processes, taps,\n"
+        "overlays, sockets, state files). --force cleans up after a controller that died.\n";
 
 const char mc_pause_usage[] = "usage: microcosm pause TARGET [-c NAME] [--state-dir DIR]\n"
-			      "Stops the vCPUs of the guests in TARGET (QMP stop).\n";
+                              "Stops the vCPUs of the guests in TARGET (QMP stop).\n";
 
 const char mc_resume_usage[] = "usage: microcosm resume TARGET [-c NAME] [--state-dir DIR]\n"
-			       "Continues paused guests in TARGET (QMP cont).\n";
+                               "Continues paused guests in TARGET (QMP cont).\n";
 
 enum {
 	OPT_STATE_DIR = 1000,
@@ -103,17 +104,18 @@ static int common_opt(struct mc_common_opts *c, int opt, const char *arg, const 
 	case 'c':
 		if (!valid_cluster(arg)) {
 			fprintf(stderr,
-				"microcosm %s: --cluster '%s': use 1-32 letters, digits, '-' or "
-				"'_'\n",
-				verb, arg);
+			        "microcosm %s: --cluster '%s': use 1-32 letters, digits, '-' or "
+			        "'_'\n",
+			        verb, arg);
 			return -EINVAL;
 		}
 		snprintf(c->cluster, sizeof(c->cluster), "%s", arg);
 		return 1;
 	case OPT_STATE_DIR:
 		if (arg[0] != '/') {
-			fprintf(stderr, "microcosm %s: --state-dir '%s': must be an absolute path\n",
-				verb, arg);
+			fprintf(stderr,
+			        "microcosm %s: --state-dir '%s': must be an absolute path\n", verb,
+			        arg);
 			return -EINVAL;
 		}
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", arg);
@@ -133,26 +135,29 @@ static int bad(const char *verb, const char *opt, const char *arg, const char *w
 
 #define COMMON_LONGOPTS                                                                            \
 	{"cluster", required_argument, NULL, 'c'},                                                 \
-		{"state-dir", required_argument, NULL, OPT_STATE_DIR},                             \
-		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}
+	        {"state-dir", required_argument, NULL, OPT_STATE_DIR},                             \
+	        {"verbose", no_argument, NULL, 'v'},                                               \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
 
 int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 {
 	static const struct option lo[] = {
-		{"guests", required_argument, NULL, 'n'},
-		{"memory", required_argument, NULL, 'm'},
-		{"vcpus", required_argument, NULL, OPT_VCPUS},
-		{"accel", required_argument, NULL, OPT_ACCEL},
-		{"kernel", required_argument, NULL, OPT_KERNEL},
-		{"parallel", required_argument, NULL, OPT_PARALLEL},
-		{"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
-		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
-		{"hb-timeout", required_argument, NULL, OPT_HB_TIMEOUT},
-		{"tb-size", required_argument, NULL, OPT_TB},
-		{"foreground", no_argument, NULL, OPT_FOREGROUND},
-		{"quiet", no_argument, NULL, 'q'},
-		COMMON_LONGOPTS,
-		{NULL, 0, NULL, 0},
+	        {"guests", required_argument, NULL, 'n'},
+	        {"memory", required_argument, NULL, 'm'},
+	        {"vcpus", required_argument, NULL, OPT_VCPUS},
+	        {"accel", required_argument, NULL, OPT_ACCEL},
+	        {"kernel", required_argument, NULL, OPT_KERNEL},
+	        {"parallel", required_argument, NULL, OPT_PARALLEL},
+	        {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+	        {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+	        {"hb-timeout", required_argument, NULL, OPT_HB_TIMEOUT},
+	        {"tb-size", required_argument, NULL, OPT_TB},
+	        {"foreground", no_argument, NULL, OPT_FOREGROUND},
+	        {"quiet", no_argument, NULL, 'q'},
+	        COMMON_LONGOPTS,
+	        {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int opt, r, have_n = 0;
@@ -186,7 +191,8 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			break;
 		case 'm':
 			if (mc_parse_mib(optarg, &v) || v < 32 || v > 65536)
-				return bad("up", "--memory", optarg, "want a size 32M..64G, e.g. 128M");
+				return bad("up", "--memory", optarg,
+				           "want a size 32M..64G, e.g. 128M");
 			o->mem_mib = v;
 			break;
 		case OPT_VCPUS:
@@ -195,7 +201,8 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			o->vcpus = (unsigned)v;
 			break;
 		case OPT_ACCEL:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "kvm") && strcmp(optarg, "tcg"))
+			if (strcmp(optarg, "auto") && strcmp(optarg, "kvm") &&
+			    strcmp(optarg, "tcg"))
 				return bad("up", "--accel", optarg, "want auto, kvm or tcg");
 			snprintf(o->accel, sizeof(o->accel), "%s", optarg);
 			break;
@@ -221,7 +228,8 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			break;
 		case OPT_HB_TIMEOUT:
 			if (mc_parse_duration_ms(optarg, &v) || v < 100)
-				return bad("up", "--hb-timeout", optarg, "want a duration >= 100ms");
+				return bad("up", "--hb-timeout", optarg,
+				           "want a duration >= 100ms");
 			o->hb_timeout_ms = v;
 			break;
 		case OPT_TB:
@@ -239,8 +247,9 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			fprintf(stderr, "microcosm up: %s needs a value\n", argv[optind - 1]);
 			return -EINVAL;
 		default:
-			fprintf(stderr, "microcosm up: unknown option '%s' (see microcosm up --help)\n",
-				argv[optind - 1]);
+			fprintf(stderr,
+			        "microcosm up: unknown option '%s' (see microcosm up --help)\n",
+			        argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -262,10 +271,13 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
 {
 	static const struct option lo[] = {
-		{"timeout", required_argument, NULL, 't'}, {"env", required_argument, NULL, 'e'},
-		{"cwd", required_argument, NULL, 'C'},     {"table", no_argument, NULL, OPT_TABLE},
-		{"json", no_argument, NULL, OPT_JSON},     COMMON_LONGOPTS,
-		{NULL, 0, NULL, 0},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"env", required_argument, NULL, 'e'},
+	        {"cwd", required_argument, NULL, 'C'},
+	        {"table", no_argument, NULL, OPT_TABLE},
+	        {"json", no_argument, NULL, OPT_JSON},
+	        COMMON_LONGOPTS,
+	        {NULL, 0, NULL, 0},
 	};
 	struct mc_target t;
 	int opt, r, dashdash = -1;
@@ -285,7 +297,7 @@ int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
 				return 1;
 			}
 		fprintf(stderr, "microcosm exec: missing '--' before the command (see microcosm "
-				"exec --help)\n");
+		                "exec --help)\n");
 		return -EINVAL;
 	}
 	optind = 0;
@@ -303,7 +315,8 @@ int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
 		case 't':
 			if (mc_parse_duration_ms(optarg, &o->timeout_ms) || o->timeout_ms == 0 ||
 			    o->timeout_ms > UINT32_MAX)
-				return bad("exec", "--timeout", optarg, "want a duration, e.g. 30s");
+				return bad("exec", "--timeout", optarg,
+				           "want a duration, e.g. 30s");
 			break;
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
@@ -328,8 +341,8 @@ int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
 			return -EINVAL;
 		default:
 			fprintf(stderr,
-				"microcosm exec: unknown option '%s' (see microcosm exec --help)\n",
-				argv[optind - 1]);
+			        "microcosm exec: unknown option '%s' (see microcosm exec --help)\n",
+			        argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -339,7 +352,7 @@ int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
 	}
 	if (strlen(argv[optind]) >= sizeof(o->target) || mc_target_parse(argv[optind], &t))
 		return bad("exec", "TARGET", argv[optind],
-			   "want all, NAME, NAME-NAME, INDEX or INDEX-INDEX, comma-separated");
+		           "want all, NAME, NAME-NAME, INDEX or INDEX-INDEX, comma-separated");
 	snprintf(o->target, sizeof(o->target), "%s", argv[optind]);
 	o->argc = argc - dashdash - 1;
 	o->argv = argv + dashdash + 1;
@@ -387,7 +400,7 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 	}
 	if (strlen(argv[optind]) >= sizeof(o->target) || mc_target_parse(argv[optind], &t))
 		return bad(argv[0], "TARGET", argv[optind],
-			   "want all, NAME, NAME-NAME, INDEX or INDEX-INDEX, comma-separated");
+		           "want all, NAME, NAME-NAME, INDEX or INDEX-INDEX, comma-separated");
 	snprintf(o->target, sizeof(o->target), "%s", argv[optind]);
 	return 0;
 }
@@ -395,10 +408,10 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const char *usage)
 {
 	static const struct option lo[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{"force", no_argument, NULL, OPT_FORCE},
-		COMMON_LONGOPTS,
-		{NULL, 0, NULL, 0},
+	        {"json", no_argument, NULL, OPT_JSON},
+	        {"force", no_argument, NULL, OPT_FORCE},
+	        COMMON_LONGOPTS,
+	        {NULL, 0, NULL, 0},
 	};
 	int opt, r;
 
@@ -424,7 +437,7 @@ int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const c
 			break;
 		default:
 			fprintf(stderr, "microcosm %s: bad option '%s'\n", argv[0],
-				argv[optind - 1]);
+			        argv[optind - 1]);
 			return -EINVAL;
 		}
 	}

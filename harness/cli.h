@@ -7,34 +7,35 @@
 
 /* Options every verb takes. */
 struct mc_common_opts {
-	char cluster[64];        /* cluster name (--cluster/-c, $MC_CLUSTER, "default") */
-	char state_dir[PATH_MAX]; /* root of state dirs (--state-dir, $MC_STATE_DIR, /run/microcosm) */
-	int verbose;             /* -v count */
+	char cluster[64];         /* cluster name (--cluster/-c, $MC_CLUSTER, "default") */
+	char state_dir[PATH_MAX]; /* root of state dirs (--state-dir, $MC_STATE_DIR, /run/microcosm)
+	                           */
+	int verbose;              /* -v count */
 };
 
 struct mc_up_opts {
 	struct mc_common_opts c;
-	unsigned n;                /* guests */
-	uint64_t mem_mib;          /* RAM per guest, MiB */
-	unsigned vcpus;            /* vCPUs per guest */
-	char accel[8];             /* auto | kvm | tcg */
-	char kernel[16];           /* project | cloud: which asset kernel to boot */
-	unsigned parallel;         /* guests booting at once; 0 = 2 x host CPUs */
-	uint64_t boot_timeout_ms;  /* per guest, from QEMU start to HELLO */
-	uint64_t hb_ms;            /* agent heartbeat period */
-	uint64_t hb_timeout_ms;    /* silence after which a guest is failed; 0 = 3 x hb */
-	unsigned tb_mib;           /* TCG translation buffer per guest */
-	int foreground;            /* keep the controller in this process */
-	int quiet;                 /* no progress line */
+	unsigned n;               /* guests */
+	uint64_t mem_mib;         /* RAM per guest, MiB */
+	unsigned vcpus;           /* vCPUs per guest */
+	char accel[8];            /* auto | kvm | tcg */
+	char kernel[16];          /* project | cloud: which asset kernel to boot */
+	unsigned parallel;        /* guests booting at once; 0 = 2 x host CPUs */
+	uint64_t boot_timeout_ms; /* per guest, from QEMU start to HELLO */
+	uint64_t hb_ms;           /* agent heartbeat period */
+	uint64_t hb_timeout_ms;   /* silence after which a guest is failed; 0 = 3 x hb */
+	unsigned tb_mib;          /* TCG translation buffer per guest */
+	int foreground;           /* keep the controller in this process */
+	int quiet;                /* no progress line */
 };
 
 /* A set of guests: "all", names ("g0003"), name ranges ("g0001-g0004"),
  * indices and index ranges ("3", "0-7"), comma-separated. */
 #define MC_TARGET_MAX_ITEMS 64
 struct mc_target_item {
-	int kind;         /* 0 all, 1 exact name, 2 name range, 3 index range */
-	char name[64];    /* exact name, or the prefix of a name range */
-	unsigned lo, hi;  /* inclusive bounds */
+	int kind;        /* 0 all, 1 exact name, 2 name range, 3 index range */
+	char name[64];   /* exact name, or the prefix of a name range */
+	unsigned lo, hi; /* inclusive bounds */
 };
 struct mc_target {
 	int n;
@@ -43,15 +44,15 @@ struct mc_target {
 
 struct mc_exec_opts {
 	struct mc_common_opts c;
-	char target[1024];     /* unparsed target set */
-	int argc;              /* command after "--" */
-	char **argv;           /* borrowed from main's argv */
-	int envc;              /* --env K=V count */
-	char *env[256];        /* borrowed */
-	char cwd[1024];        /* --cwd, "" = agent default */
-	uint64_t timeout_ms;   /* --timeout, 0 = none */
-	int table;             /* --table: one summary row per guest */
-	int json;              /* --json: one JSON object per event on stdout */
+	char target[1024];   /* unparsed target set */
+	int argc;            /* command after "--" */
+	char **argv;         /* borrowed from main's argv */
+	int envc;            /* --env K=V count */
+	char *env[256];      /* borrowed */
+	char cwd[1024];      /* --cwd, "" = agent default */
+	uint64_t timeout_ms; /* --timeout, 0 = none */
+	int table;           /* --table: one summary row per guest */
+	int json;            /* --json: one JSON object per event on stdout */
 };
 
 struct mc_target_opts { /* pause, resume */
@@ -61,8 +62,8 @@ struct mc_target_opts { /* pause, resume */
 
 struct mc_simple_opts { /* ls, down */
 	struct mc_common_opts c;
-	int json;   /* ls --json */
-	int force;  /* down --force: clean up a stale state dir without asking the controller */
+	int json;  /* ls --json */
+	int force; /* down --force: clean up a stale state dir without asking the controller */
 };
 
 /*
@@ -75,8 +76,8 @@ int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o);
 int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const char *usage);
 int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const char *usage);
 
-extern const char mc_up_usage[], mc_exec_usage[], mc_ls_usage[], mc_down_usage[],
-	mc_pause_usage[], mc_resume_usage[];
+extern const char mc_up_usage[], mc_exec_usage[], mc_ls_usage[], mc_down_usage[], mc_pause_usage[],
+        mc_resume_usage[];
 
 /* Parses a target set. Returns 0 or -EINVAL. */
 int mc_target_parse(const char *s, struct mc_target *t);

@@ -61,15 +61,15 @@ struct mc_client *mc_client_connect(const struct mc_common_opts *c, char *err, s
 	mc_cluster_dir(c, dir, sizeof(dir));
 	if (stat(dir, &st) < 0) {
 		snprintf(err, errlen, "no cluster '%s' is up (%s: %s)", c->cluster, dir,
-			 strerror(errno));
+		         strerror(errno));
 		return NULL;
 	}
 	pid = mc_cluster_pid(dir);
 	if (!mc_pid_alive(pid)) {
 		snprintf(err, errlen,
-			 "cluster '%s': its controller is not running (stale state in %s); run "
-			 "'microcosm down -c %s' to clean up",
-			 c->cluster, dir, c->cluster);
+		         "cluster '%s': its controller is not running (stale state in %s); run "
+		         "'microcosm down -c %s' to clean up",
+		         c->cluster, dir, c->cluster);
 		return NULL;
 	}
 	cl = calloc(1, sizeof(*cl));

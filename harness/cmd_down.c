@@ -65,7 +65,7 @@ int mc_down_cluster(const struct mc_common_opts *c, int quiet)
 	mc_cluster_cleanup_stale(c);
 	if (!quiet)
 		fprintf(stderr, "down: cluster '%s' removed in %.1f s\n", c->cluster,
-			(double)(mc_now_ms() - t0) / 1000.0);
+		        (double)(mc_now_ms() - t0) / 1000.0);
 	return rc;
 }
 

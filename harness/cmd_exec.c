@@ -1,4 +1,5 @@
-/* cmd_exec.c — `microcosm exec`: run a command on a set of guests, stream or tabulate the results. */
+/* cmd_exec.c — `microcosm exec`: run a command on a set of guests, stream or tabulate the results.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ struct gres {
 	char *error;
 	char out[KEEP_OUTPUT]; /* stdout then stderr, truncated */
 	size_t out_len;
-	char line[2][1024];    /* partial line per stream, for prefixed streaming */
+	char line[2][1024]; /* partial line per stream, for prefixed streaming */
 	size_t line_len[2];
 };
 
@@ -36,7 +37,7 @@ static void flush_line(struct gres *g, int s, int force)
 	if (g->line_len[s] == 0 || (!force && g->line[s][g->line_len[s] - 1] != '\n'))
 		return;
 	fprintf(fp, "%s: %.*s%s", g->name, (int)g->line_len[s], g->line[s],
-		g->line[s][g->line_len[s] - 1] == '\n' ? "" : "\n");
+	        g->line[s][g->line_len[s] - 1] == '\n' ? "" : "\n");
 	g->line_len[s] = 0;
 }
 
@@ -84,8 +85,8 @@ int cmd_exec(int argc, char **argv)
 	a = json_array();
 	for (int i = 0; i < o.argc; i++)
 		json_array_append_new(a, json_string(o.argv[i]));
-	req = json_pack("{s:s, s:s, s:o, s:[], s:s, s:I}", "op", "exec", "target", o.target,
-			"argv", a, "env", "cwd", o.cwd, "timeout_ms", (json_int_t)o.timeout_ms);
+	req = json_pack("{s:s, s:s, s:o, s:[], s:s, s:I}", "op", "exec", "target", o.target, "argv",
+	                a, "env", "cwd", o.cwd, "timeout_ms", (json_int_t)o.timeout_ms);
 	for (int i = 0; i < o.envc; i++)
 		json_array_append_new(json_object_get(req, "env"), json_string(o.env[i]));
 	if (!json_object_get(req, "argv") || json_array_size(a) != (size_t)o.argc) {
@@ -110,7 +111,7 @@ int cmd_exec(int argc, char **argv)
 		r = mc_client_recv(cl, 24 * 3600 * 1000, &m, &data, &len);
 		if (r < 0) {
 			fprintf(stderr, "microcosm exec: lost the controller (pid %d)\n",
-				mc_client_pid(cl));
+			        mc_client_pid(cl));
 			failures++;
 			break;
 		}
@@ -128,7 +129,7 @@ int cmd_exec(int argc, char **argv)
 			/* ignore */
 		} else if (strcmp(type, "error") == 0) {
 			fprintf(stderr, "microcosm exec: %s\n",
-				json_string_value(json_object_get(m, "error")));
+			        json_string_value(json_object_get(m, "error")));
 			failures++;
 			finished = 1;
 		} else if (strcmp(type, "start") == 0) {
@@ -144,7 +145,8 @@ int cmd_exec(int argc, char **argv)
 			}
 			json_array_foreach(names, i, v)
 			{
-				snprintf(res[i].name, sizeof(res[i].name), "%s", json_string_value(v));
+				snprintf(res[i].name, sizeof(res[i].name), "%s",
+				         json_string_value(v));
 				res[i].boot_ms = -1;
 			}
 		} else if (strcmp(type, "output") == 0 && g && data) {
@@ -153,7 +155,9 @@ int cmd_exec(int argc, char **argv)
 			if (!o.table && !o.json)
 				stream_out(g, s, data, len);
 			if (g->out_len < KEEP_OUTPUT) {
-				size_t k = len < KEEP_OUTPUT - g->out_len ? len : KEEP_OUTPUT - g->out_len;
+				size_t k = len < KEEP_OUTPUT - g->out_len
+				                   ? len
+				                   : KEEP_OUTPUT - g->out_len;
 
 				memcpy(g->out + g->out_len, data, k);
 				g->out_len += k;
@@ -163,7 +167,7 @@ int cmd_exec(int argc, char **argv)
 
 			g->done = 1;
 			snprintf(g->state, sizeof(g->state), "%s",
-				 json_string_value(json_object_get(m, "state")));
+			         json_string_value(json_object_get(m, "state")));
 			g->boot_ms = json_integer_value(json_object_get(m, "boot_ms"));
 			g->status = (int)json_integer_value(json_object_get(m, "status"));
 			g->sig = (int)json_integer_value(json_object_get(m, "signal"));
@@ -199,8 +203,8 @@ int cmd_exec(int argc, char **argv)
 			if (g->boot_ms >= 0)
 				snprintf(bs, sizeof(bs), "%lld", g->boot_ms);
 			first_line(g, line, sizeof(line));
-			printf("%-8s %-8s %8s %-12s %s\n", g->name, g->state[0] ? g->state : "?", bs,
-			       ex, g->error ? g->error : line);
+			printf("%-8s %-8s %8s %-12s %s\n", g->name, g->state[0] ? g->state : "?",
+			       bs, ex, g->error ? g->error : line);
 		}
 	} else if (!o.json) {
 		for (size_t i = 0; i < nres; i++) {
@@ -210,7 +214,7 @@ int cmd_exec(int argc, char **argv)
 				fprintf(stderr, "%s: %s\n", g->name, g->error);
 			else if (g->timed_out)
 				fprintf(stderr, "%s: killed after the %llu ms timeout\n", g->name,
-					(unsigned long long)o.timeout_ms);
+				        (unsigned long long)o.timeout_ms);
 			else if (g->sig)
 				fprintf(stderr, "%s: killed by signal %d\n", g->name, g->sig);
 			else if (g->status)

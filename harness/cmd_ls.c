@@ -26,7 +26,7 @@ int cmd_ls(int argc, char **argv)
 	if (mc_client_call(cl, json_pack("{s:s}", "op", "status"), 10000, &st) < 0 ||
 	    mc_client_call(cl, json_pack("{s:s}", "op", "ls"), 30000, &ls) < 0) {
 		fprintf(stderr, "microcosm ls: controller (pid %d) did not answer\n",
-			mc_client_pid(cl));
+		        mc_client_pid(cl));
 		mc_client_destroy(&cl);
 		return 1;
 	}

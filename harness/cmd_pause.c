@@ -41,14 +41,14 @@ static int pause_resume(int argc, char **argv, const char *op, const char *usage
 			if (e) {
 				failures++;
 				fprintf(stderr, "%s: %s: %s\n",
-					json_string_value(json_object_get(m, "guest")), op, e);
+				        json_string_value(json_object_get(m, "guest")), op, e);
 			} else {
 				printf("%s: %s\n", json_string_value(json_object_get(m, "guest")),
 				       json_string_value(json_object_get(m, "state")));
 			}
 		} else if (type && strcmp(type, "error") == 0) {
 			fprintf(stderr, "microcosm %s: %s\n", op,
-				json_string_value(json_object_get(m, "error")));
+			        json_string_value(json_object_get(m, "error")));
 			failures++;
 			json_decref(m);
 			break;

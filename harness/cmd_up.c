@@ -1,4 +1,5 @@
-/* cmd_up.c — `microcosm up`: checks, resolves the configuration, starts the controller, shows progress. */
+/* cmd_up.c — `microcosm up`: checks, resolves the configuration, starts the controller, shows
+ * progress. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -58,16 +59,16 @@ static void print_progress(json_t *st, int final, int tty, int64_t t0)
 	json_t *cnt = json_object_get(st, "counts");
 	int n = (int)json_integer_value(json_object_get(st, "guests"));
 	int ready = (int)(json_integer_value(json_object_get(cnt, "ready")) +
-			  json_integer_value(json_object_get(cnt, "busy")) +
-			  json_integer_value(json_object_get(cnt, "paused")));
+	                  json_integer_value(json_object_get(cnt, "busy")) +
+	                  json_integer_value(json_object_get(cnt, "paused")));
 	int booting = (int)json_integer_value(json_object_get(cnt, "booting"));
 	int failed = (int)json_integer_value(json_object_get(cnt, "failed"));
 	double secs = (double)(mc_now_ms() - t0) / 1000.0;
 	double rate = secs > 0 ? ready / secs : 0;
 	int left = n - ready - failed;
 
-	fprintf(stderr, "%sup: %d/%d ready, %d booting, %d failed, %.1f s, %.2f guests/s", tty ? "\r" : "",
-		ready, n, booting, failed, secs, rate);
+	fprintf(stderr, "%sup: %d/%d ready, %d booting, %d failed, %.1f s, %.2f guests/s",
+	        tty ? "\r" : "", ready, n, booting, failed, secs, rate);
 	if (!final && rate > 0 && left > 0)
 		fprintf(stderr, ", ETA %.0f s", left / rate);
 	fprintf(stderr, tty && !final ? "\033[K" : "\n");
@@ -99,10 +100,10 @@ static int wait_ready(const struct mc_common_opts *co, int quiet, int *out_n)
 			break;
 		cnt = json_object_get(st, "counts");
 		pending = (int)(json_integer_value(json_object_get(cnt, "defined")) +
-				json_integer_value(json_object_get(cnt, "booting")));
+		                json_integer_value(json_object_get(cnt, "booting")));
 		ready = (int)(json_integer_value(json_object_get(cnt, "ready")) +
-			      json_integer_value(json_object_get(cnt, "busy")) +
-			      json_integer_value(json_object_get(cnt, "paused")));
+		              json_integer_value(json_object_get(cnt, "busy")) +
+		              json_integer_value(json_object_get(cnt, "paused")));
 		*out_n = (int)json_integer_value(json_object_get(st, "guests"));
 		if (pending == 0) {
 			if (!quiet)
@@ -110,8 +111,9 @@ static int wait_ready(const struct mc_common_opts *co, int quiet, int *out_n)
 			rc = *out_n - ready;
 			break;
 		}
-		if (!quiet && (tty || mc_now_ms() - last_print >= 5000 ||
-			       (ready != last_ready && ready * 10 / *out_n != last_ready * 10 / *out_n))) {
+		if (!quiet &&
+		    (tty || mc_now_ms() - last_print >= 5000 ||
+		     (ready != last_ready && ready * 10 / *out_n != last_ready * 10 / *out_n))) {
 			print_progress(st, 0, tty, t0);
 			last_print = mc_now_ms();
 			last_ready = ready;
@@ -139,8 +141,8 @@ static void print_failures(const struct mc_common_opts *co)
 
 			if (strcmp(state, "failed") == 0)
 				fprintf(stderr, "up: guest %s failed: %s\n",
-					json_string_value(json_object_get(g, "name")),
-					json_string_value(json_object_get(g, "reason")));
+				        json_string_value(json_object_get(g, "name")),
+				        json_string_value(json_object_get(g, "reason")));
 		}
 	}
 	json_decref(ls);
@@ -163,7 +165,7 @@ int cmd_up(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	if (geteuid() != 0) {
 		fprintf(stderr, "microcosm up: must run as root (it creates a network namespace, "
-				"taps and routes)\n");
+		                "taps and routes)\n");
 		return 1;
 	}
 	cfg = calloc(1, sizeof(*cfg));
@@ -171,7 +173,7 @@ int cmd_up(int argc, char **argv)
 		return 1;
 	if (find_in_path("qemu-system-x86_64", cfg->qemu, sizeof(cfg->qemu)) < 0) {
 		fprintf(stderr, "microcosm up: no QEMU: qemu-system-x86_64 is not in PATH (install "
-				"it with scripts/setup.sh or apt-get install qemu-system-x86)\n");
+		                "it with scripts/setup.sh or apt-get install qemu-system-x86)\n");
 		return 1;
 	}
 	if (mc_assets_load(mc_assets_cache_dir(), &a, err, sizeof(err)) < 0) {
@@ -182,19 +184,19 @@ int cmd_up(int argc, char **argv)
 	r = mc_cluster_pid(dir);
 	if (mc_pid_alive(r)) {
 		fprintf(stderr,
-			"microcosm up: cluster '%s' is already up (controller pid %d); run "
-			"'microcosm down -c %s' first or pick another name with -c\n",
-			o.c.cluster, r, o.c.cluster);
+		        "microcosm up: cluster '%s' is already up (controller pid %d); run "
+		        "'microcosm down -c %s' first or pick another name with -c\n",
+		        o.c.cluster, r, o.c.cluster);
 		return 1;
 	}
 	if (access(dir, F_OK) == 0) {
 		fprintf(stderr, "microcosm up: cleaning up stale state of cluster '%s' in %s\n",
-			o.c.cluster, dir);
+		        o.c.cluster, dir);
 		mc_cluster_cleanup_stale(&o.c);
 	}
 	/* Accelerator: KVM only when a probe boot reaches the agent. */
 	if (mc_accel_choose(o.accel, cfg->qemu, &a, mc_assets_cache_dir(), cfg->accel,
-			    cfg->accel_why, sizeof(cfg->accel_why)) < 0) {
+	                    cfg->accel_why, sizeof(cfg->accel_why)) < 0) {
 		fprintf(stderr, "microcosm up: no usable accelerator: %s\n", cfg->accel_why);
 		return 1;
 	}
@@ -203,18 +205,21 @@ int cmd_up(int argc, char **argv)
 	avail = mc_host_mem_available_mib();
 	if (avail && need > avail) {
 		fprintf(stderr,
-			"microcosm up: not enough memory for %u guests: need ≈%llu MiB (%llu MiB "
-			"per guest + %d MiB kept for the host), the host has %llu MiB available; "
-			"at most %llu guests fit\n",
-			o.n, (unsigned long long)need, (unsigned long long)per, HOST_RESERVE_MIB,
-			(unsigned long long)avail,
-			(unsigned long long)(avail > HOST_RESERVE_MIB ? (avail - HOST_RESERVE_MIB) / per : 0));
+		        "microcosm up: not enough memory for %u guests: need ≈%llu MiB (%llu MiB "
+		        "per guest + %d MiB kept for the host), the host has %llu MiB available; "
+		        "at most %llu guests fit\n",
+		        o.n, (unsigned long long)need, (unsigned long long)per, HOST_RESERVE_MIB,
+		        (unsigned long long)avail,
+		        (unsigned long long)(avail > HOST_RESERVE_MIB
+		                                     ? (avail - HOST_RESERVE_MIB) / per
+		                                     : 0));
 		return 1;
 	}
 	if (strcmp(o.kernel, "cloud") == 0) {
 		if (!a.cloud_kernel[0] || access(a.cloud_kernel, R_OK) < 0) {
-			fprintf(stderr, "microcosm up: --kernel cloud: Debian's cloud kernel is not "
-					"installed (apt-get install linux-image-cloud-amd64)\n");
+			fprintf(stderr,
+			        "microcosm up: --kernel cloud: Debian's cloud kernel is not "
+			        "installed (apt-get install linux-image-cloud-amd64)\n");
 			return 1;
 		}
 		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.cloud_kernel);
@@ -246,9 +251,9 @@ int cmd_up(int argc, char **argv)
 	}
 	if (!o.quiet)
 		fprintf(stderr,
-			"up: cluster '%s': %u guests, %llu MiB each, accel %s, kernel %s (%s)\n",
-			cfg->cluster, cfg->n, (unsigned long long)cfg->mem_mib, cfg->accel_why,
-			cfg->kernel_kind, cfg->kernel);
+		        "up: cluster '%s': %u guests, %llu MiB each, accel %s, kernel %s (%s)\n",
+		        cfg->cluster, cfg->n, (unsigned long long)cfg->mem_mib, cfg->accel_why,
+		        cfg->kernel_kind, cfg->kernel);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return 1;
 	fflush(NULL);
@@ -294,8 +299,8 @@ int cmd_up(int argc, char **argv)
 		if (got <= 0 || strncmp(buf, "ok", 2) != 0) {
 			buf[got > 0 ? got : 0] = '\0';
 			fprintf(stderr, "microcosm up: controller did not start: %s",
-				got > 0 ? buf + (strncmp(buf, "error: ", 7) ? 0 : 7)
-					: "it exited during setup\n");
+			        got > 0 ? buf + (strncmp(buf, "error: ", 7) ? 0 : 7)
+			                : "it exited during setup\n");
 			snprintf(path, sizeof(path), "%s/%s", dir, MC_CTL_LOG);
 			if ((fp = fopen(path, "re"))) {
 				char line[512];
@@ -321,7 +326,7 @@ int cmd_up(int argc, char **argv)
 	}
 	if (notready < 0) {
 		fprintf(stderr, "microcosm up: the controller went away (see %s/%s)\n", dir,
-			MC_CTL_LOG);
+		        MC_CTL_LOG);
 		mc_cluster_cleanup_stale(&o.c);
 		return 1;
 	}
@@ -335,9 +340,10 @@ int cmd_up(int argc, char **argv)
 		return notready ? 1 : 0;
 	}
 	if (!o.quiet)
-		fprintf(stderr, "up: cluster '%s' is up (controller pid %d); 'microcosm down%s%s' "
-				"removes it\n",
-			o.c.cluster, (int)pid, strcmp(o.c.cluster, "default") ? " -c " : "",
-			strcmp(o.c.cluster, "default") ? o.c.cluster : "");
+		fprintf(stderr,
+		        "up: cluster '%s' is up (controller pid %d); 'microcosm down%s%s' "
+		        "removes it\n",
+		        o.c.cluster, (int)pid, strcmp(o.c.cluster, "default") ? " -c " : "",
+		        strcmp(o.c.cluster, "default") ? o.c.cluster : "");
 	return notready ? 1 : 0;
 }

@@ -1,4 +1,5 @@
-/* controller.c — the cluster controller's event loop: guests, agent link, QMP, CLI requests, teardown. */
+/* controller.c — the cluster controller's event loop: guests, agent link, QMP, CLI requests,
+ * teardown. */
 #include "controller.h"
 
 #include <ctype.h>
@@ -26,34 +27,34 @@
 #include "vm.h"
 #include "vmm.h"
 
-#define EP_SIGNAL 1ull
-#define EP_ZGUEST 2ull
-#define EP_ZCLI 3ull
-#define EP_QMP 4ull
+#define EP_SIGNAL         1ull
+#define EP_ZGUEST         2ull
+#define EP_ZCLI           3ull
+#define EP_QMP            4ull
 #define EP_TAG(type, idx) (((type) << 32) | (uint64_t)(idx))
 
-#define SPAWN_PER_TICK 8       /* guests started per loop turn, keeps the loop responsive */
-#define STOP_GRACE_MS 5000     /* agent SHUTDOWN -> QMP quit */
-#define QUIT_GRACE_MS 3000     /* QMP quit -> SIGKILL */
-#define MAX_CLIENT_ID 256
+#define SPAWN_PER_TICK 8    /* guests started per loop turn, keeps the loop responsive */
+#define STOP_GRACE_MS  5000 /* agent SHUTDOWN -> QMP quit */
+#define QUIT_GRACE_MS  3000 /* QMP quit -> SIGKILL */
+#define MAX_CLIENT_ID  256
 
 struct job;
 
 /* One command running on one guest. */
 struct run {
 	struct run *next;
-	uint32_t exec_id;  /* protocol id, unique per controller */
-	struct job *job;   /* the request it belongs to */
+	uint32_t exec_id; /* protocol id, unique per controller */
+	struct job *job;  /* the request it belongs to */
 };
 
 /* One CLI request with per-guest parts still outstanding. */
 struct job {
 	struct job *next;
 	uint32_t id;
-	char op[16];                 /* "exec", "pause", "resume" */
+	char op[16];                         /* "exec", "pause", "resume" */
 	unsigned char client[MAX_CLIENT_ID]; /* ZeroMQ routing id of the CLI */
 	size_t client_len;
-	unsigned pending;            /* guests not finished yet */
+	unsigned pending; /* guests not finished yet */
 };
 
 struct guest {
@@ -64,21 +65,21 @@ struct guest {
 	char mac[18];
 	char dir[PATH_MAX];
 	enum mc_vm_state state;
-	void *be;                /* back-end state */
+	void *be; /* back-end state */
 	int tap_fd;
 	pid_t pid;
-	int64_t t_start_ms;      /* QEMU spawned (monotonic) */
-	int64_t t_ready_ms;      /* HELLO received */
-	int64_t last_hb_ms;      /* last HELLO or HEARTBEAT */
-	int64_t deadline_ms;     /* stop escalation deadline */
-	int quit_sent;           /* QMP quit was sent while stopping */
+	int64_t t_start_ms;  /* QEMU spawned (monotonic) */
+	int64_t t_ready_ms;  /* HELLO received */
+	int64_t last_hb_ms;  /* last HELLO or HEARTBEAT */
+	int64_t deadline_ms; /* stop escalation deadline */
+	int quit_sent;       /* QMP quit was sent while stopping */
 	uint64_t hb_seq;
 	uint32_t boot_id;
 	char kernel[64];
-	char reason[160];        /* why it failed */
-	struct run *runs;        /* commands in flight */
+	char reason[160]; /* why it failed */
+	struct run *runs; /* commands in flight */
 	unsigned nruns;
-	struct job *op_job;      /* pending pause/resume request */
+	struct job *op_job; /* pending pause/resume request */
 	struct ctl *ctl;
 	int epoll_added;
 };
@@ -103,7 +104,7 @@ struct ctl {
 /* ---------- CLI replies ---------- */
 
 static void send_client(struct ctl *c, const unsigned char *client, size_t client_len, json_t *msg,
-			const void *data, size_t len)
+                        const void *data, size_t len)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
 
@@ -142,11 +143,11 @@ static json_t *guest_json(struct ctl *c, struct guest *g)
 	int64_t now = mc_now_ms();
 
 	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i}", "name", g->name,
-			 "index", (int)g->index, "ip", g->ip, "state", mc_vm_state_name(g->state),
-			 "pid", (int)g->pid, "boot_ms",
-			 (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1),
-			 "hb_age_ms", (json_int_t)(g->last_hb_ms ? now - g->last_hb_ms : -1),
-			 "kernel", g->kernel, "reason", g->reason, "running", (int)g->nruns);
+	                 "index", (int)g->index, "ip", g->ip, "state", mc_vm_state_name(g->state),
+	                 "pid", (int)g->pid, "boot_ms",
+	                 (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1),
+	                 "hb_age_ms", (json_int_t)(g->last_hb_ms ? now - g->last_hb_ms : -1),
+	                 "kernel", g->kernel, "reason", g->reason, "running", (int)g->nruns);
 	(void)c;
 }
 
@@ -165,7 +166,7 @@ static void guest_send(struct ctl *c, struct guest *g, const struct mc_msg *m)
 	if (zmq_send(c->zguest, g->name, strlen(g->name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(c->zguest, buf, len, ZMQ_DONTWAIT) < 0)
 		mc_warn("vm %s: send %s: %s", g->name, mc_proto_type_name(m->type),
-			zmq_strerror(zmq_errno()));
+		        zmq_strerror(zmq_errno()));
 }
 
 static void fail_runs(struct ctl *c, struct guest *g, const char *why)
@@ -174,11 +175,12 @@ static void fail_runs(struct ctl *c, struct guest *g, const char *why)
 
 	while ((r = g->runs)) {
 		g->runs = r->next;
-		job_send(c, r->job,
-			 json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest", g->name,
-				   "state", mc_vm_state_name(g->state), "error", why, "boot_ms",
-				   (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1)),
-			 NULL, 0);
+		job_send(
+		        c, r->job,
+		        json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest", g->name,
+		                  "state", mc_vm_state_name(g->state), "error", why, "boot_ms",
+		                  (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1)),
+		        NULL, 0);
 		job_part_done(c, r->job);
 		free(r);
 	}
@@ -188,9 +190,9 @@ static void fail_runs(struct ctl *c, struct guest *g, const char *why)
 
 		g->op_job = NULL;
 		job_send(c, j,
-			 json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name, "error",
-				   why),
-			 NULL, 0);
+		         json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name, "error",
+		                   why),
+		         NULL, 0);
 		job_part_done(c, j);
 	}
 }
@@ -201,7 +203,7 @@ static void transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, cons
 
 	if (mc_vm_next(prev, ev, &next)) {
 		mc_debug("vm %s: event %s ignored in state %s", g->name, mc_vm_event_name(ev),
-			 mc_vm_state_name(prev));
+		         mc_vm_state_name(prev));
 		return;
 	}
 	if (next == prev)
@@ -221,7 +223,7 @@ static void transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, cons
 		fail_runs(c, g, "guest stopped");
 	} else {
 		mc_debug("vm %s: %s -> %s", g->name, mc_vm_state_name(prev),
-			 mc_vm_state_name(next));
+		         mc_vm_state_name(next));
 	}
 }
 
@@ -254,11 +256,11 @@ static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
 	if (j && strcmp(j->op, op) == 0) {
 		g->op_job = NULL;
 		job_send(c, j,
-			 err ? json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-					 "error", desc ? desc : "failed")
-			     : json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-					 "state", mc_vm_state_name(g->state)),
-			 NULL, 0);
+		         err ? json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+		                         "error", desc ? desc : "failed")
+		             : json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+		                         "state", mc_vm_state_name(g->state)),
+		         NULL, 0);
 		job_part_done(c, j);
 	}
 }
@@ -292,10 +294,10 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	int n;
 
 	n = snprintf(buf, sizeof(buf),
-		     "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\ncontroller=tcp://%s:%d\n"
-		     "heartbeat_ms=%llu\n",
-		     g->name, g->index, g->ip, MC_NET_PREFIX, mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
-		     MC_NET_CTL_PORT, (unsigned long long)c->cfg->hb_ms);
+	             "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\ncontroller=tcp://%s:%d\n"
+	             "heartbeat_ms=%llu\n",
+	             g->name, g->index, g->ip, MC_NET_PREFIX, mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
+	             MC_NET_CTL_PORT, (unsigned long long)c->cfg->hb_ms);
 	return mc_write_file_atomic(path, buf, (size_t)n, 0644);
 }
 
@@ -429,7 +431,7 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 	case MC_MSG_HELLO:
 		if (strcmp(m->u.hello.name, g->name) || m->u.hello.index != g->index) {
 			mc_warn("vm %s: hello claims name %s index %u: dropped", g->name,
-				m->u.hello.name, m->u.hello.index);
+			        m->u.hello.name, m->u.hello.index);
 			return;
 		}
 		sanitize(g->kernel, sizeof(g->kernel), m->u.hello.kernel);
@@ -438,7 +440,7 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 			g->boot_id = m->u.hello.boot_id;
 			transition(c, g, MC_VM_EV_HELLO, NULL);
 			mc_debug("vm %s: ready in %lld ms", g->name,
-				 (long long)(now - g->t_start_ms));
+			         (long long)(now - g->t_start_ms));
 		} else if (m->u.hello.boot_id != g->boot_id) {
 			mc_warn("vm %s: agent restarted (new boot id)", g->name);
 			g->boot_id = m->u.hello.boot_id;
@@ -467,10 +469,9 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 			return;
 		}
 		job_send(c, r->job,
-			 json_pack("{s:s, s:s, s:i}", "type", "output", "guest", g->name, "stream",
-				   (int)m->u.output.stream),
-			 m->u.output.data ? (const void *)m->u.output.data : "",
-			 m->u.output.len);
+		         json_pack("{s:s, s:s, s:i}", "type", "output", "guest", g->name, "stream",
+		                   (int)m->u.output.stream),
+		         m->u.output.data ? (const void *)m->u.output.data : "", m->u.output.len);
 		break;
 	case MC_MSG_EXIT:
 	case MC_MSG_ERROR:
@@ -478,8 +479,8 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 			if (m->type == MC_MSG_ERROR && m->u.error.code == ENOTCONN)
 				return;
 			if (m->type == MC_MSG_ERROR)
-				mc_warn("vm %s: agent error %d: %.200s", g->name,
-					m->u.error.code, m->u.error.text);
+				mc_warn("vm %s: agent error %d: %.200s", g->name, m->u.error.code,
+				        m->u.error.text);
 			c->dropped_msgs++;
 			return;
 		}
@@ -487,31 +488,31 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 			transition(c, g, MC_VM_EV_IDLE, NULL);
 		if (m->type == MC_MSG_EXIT)
 			job_send(c, r->job,
-				 json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
-					   "exit", "guest", g->name, "state",
-					   mc_vm_state_name(g->state), "status", m->u.exit.status,
-					   "signal", m->u.exit.signal, "timed_out",
-					   m->u.exit.timed_out, "duration_ms",
-					   (json_int_t)m->u.exit.duration_ms, "boot_ms",
-					   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
-				 NULL, 0);
+			         json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
+			                   "exit", "guest", g->name, "state",
+			                   mc_vm_state_name(g->state), "status", m->u.exit.status,
+			                   "signal", m->u.exit.signal, "timed_out",
+			                   m->u.exit.timed_out, "duration_ms",
+			                   (json_int_t)m->u.exit.duration_ms, "boot_ms",
+			                   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+			         NULL, 0);
 		else {
 			char text[256];
 
 			sanitize(text, sizeof(text), m->u.error.text);
 			job_send(c, r->job,
-				 json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
-					   g->name, "state", mc_vm_state_name(g->state), "error",
-					   text, "boot_ms",
-					   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
-				 NULL, 0);
+			         json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+			                   g->name, "state", mc_vm_state_name(g->state), "error",
+			                   text, "boot_ms",
+			                   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+			         NULL, 0);
 		}
 		job_part_done(c, r->job);
 		free(r);
 		break;
 	default:
 		mc_warn("vm %s: unexpected %s from agent: dropped", g->name,
-			mc_proto_type_name(m->type));
+		        mc_proto_type_name(m->type));
 	}
 }
 
@@ -552,16 +553,16 @@ static void drain_guests(struct ctl *c)
 			c->dropped_msgs++;
 			if (c->dropped_msgs < 20 || c->dropped_msgs % 1000 == 0)
 				mc_warn("agent link: message from unknown peer %.*s (%s): dropped",
-					(int)(zmq_msg_size(&id) < 40 ? zmq_msg_size(&id) : 40),
-					(char *)zmq_msg_data(&id), peer ? peer : "?");
+				        (int)(zmq_msg_size(&id) < 40 ? zmq_msg_size(&id) : 40),
+				        (char *)zmq_msg_data(&id), peer ? peer : "?");
 		} else if (peer && strcmp(peer, g->ip) != 0) {
 			mc_warn("vm %s: message from %s, not from the guest's address %s: dropped",
-				g->name, peer, g->ip);
+			        g->name, peer, g->ip);
 		} else if (!mc_vm_state_live(g->state) && g->state != MC_VM_STOPPING) {
 			/* Late messages from a failed/stopped guest. */
 		} else if (mc_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &m) < 0) {
 			mc_warn("vm %s: malformed message (%zu bytes): dropped", g->name,
-				zmq_msg_size(&body));
+			        zmq_msg_size(&body));
 		} else {
 			handle_guest_msg(c, g, &m);
 			mc_msg_fini(&m);
@@ -576,7 +577,7 @@ static void drain_guests(struct ctl *c)
 static void reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text)
 {
 	send_client(c, client, len, json_pack("{s:s, s:s}", "type", "error", "error", text), NULL,
-		    0);
+	            0);
 }
 
 static struct job *job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len)
@@ -606,14 +607,14 @@ static void req_status(struct ctl *c, const unsigned char *client, size_t len)
 	for (int s = 0; s < MC_VM_NSTATES; s++)
 		json_object_set_new(cnt, mc_vm_state_name(s), json_integer(counts[s]));
 	send_client(c, client, len,
-		    json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:i, s:b}", "type",
-			      "status", "cluster", c->cfg->cluster, "guests", (int)c->n, "counts",
-			      cnt, "accel", c->cfg->accel, "accel_why", c->cfg->accel_why,
-			      "kernel_kind", c->cfg->kernel_kind, "elapsed_ms",
-			      (json_int_t)(now - c->started_ms), "all_ready_ms",
-			      (json_int_t)(c->all_ready_ms ? c->all_ready_ms - c->started_ms : -1),
-			      "pid", (int)getpid(), "shutting_down", c->shutting_down),
-		    NULL, 0);
+	            json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:i, s:b}", "type",
+	                      "status", "cluster", c->cfg->cluster, "guests", (int)c->n, "counts",
+	                      cnt, "accel", c->cfg->accel, "accel_why", c->cfg->accel_why,
+	                      "kernel_kind", c->cfg->kernel_kind, "elapsed_ms",
+	                      (json_int_t)(now - c->started_ms), "all_ready_ms",
+	                      (json_int_t)(c->all_ready_ms ? c->all_ready_ms - c->started_ms : -1),
+	                      "pid", (int)getpid(), "shutting_down", c->shutting_down),
+	            NULL, 0);
 }
 
 static void req_ls(struct ctl *c, const unsigned char *client, size_t len)
@@ -682,8 +683,10 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		reply_error(c, client, len, "exec: target matches no guest");
 		return;
 	}
-	job_send(c, j, json_pack("{s:s, s:I, s:o}", "type", "start", "job", (json_int_t)j->id, "guests", names),
-		 NULL, 0);
+	job_send(c, j,
+	         json_pack("{s:s, s:I, s:o}", "type", "start", "job", (json_int_t)j->id, "guests",
+	                   names),
+	         NULL, 0);
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 		struct mc_msg m = {.type = MC_MSG_EXEC};
@@ -696,14 +699,15 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 			char why[200];
 
 			snprintf(why, sizeof(why), "guest is %s%s%s", mc_vm_state_name(g->state),
-				 g->reason[0] ? ": " : "", g->reason);
-			job_send(c, j,
-				 json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
-					   g->name, "state", mc_vm_state_name(g->state), "error", why,
-					   "boot_ms",
-					   (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms
-								      : -1)),
-				 NULL, 0);
+			         g->reason[0] ? ": " : "", g->reason);
+			job_send(
+			        c, j,
+			        json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+			                  g->name, "state", mc_vm_state_name(g->state), "error",
+			                  why, "boot_ms",
+			                  (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms
+			                                             : -1)),
+			        NULL, 0);
 			job_part_done(c, j);
 			continue;
 		}
@@ -731,7 +735,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 }
 
 static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
-			     const unsigned char *client, size_t len)
+                             const unsigned char *client, size_t len)
 {
 	const char *target = json_string_value(json_object_get(req, "target"));
 	int pause = strcmp(op, "pause") == 0;
@@ -756,16 +760,16 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 		j->pending++;
 		if (g->op_job || !g->be ||
 		    (pause ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
-			       g->state == MC_VM_BOOTING)
-			   : g->state != MC_VM_PAUSED)) {
+		               g->state == MC_VM_BOOTING)
+		           : g->state != MC_VM_PAUSED)) {
 			char why[160];
 
 			snprintf(why, sizeof(why), "cannot %s a guest that is %s%s", op,
-				 mc_vm_state_name(g->state), g->op_job ? " (busy)" : "");
+			         mc_vm_state_name(g->state), g->op_job ? " (busy)" : "");
 			job_send(c, j,
-				 json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-					   "error", why),
-				 NULL, 0);
+			         json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+			                   "error", why),
+			         NULL, 0);
 			job_part_done(c, j);
 			continue;
 		}
@@ -774,9 +778,9 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 		if (err) {
 			g->op_job = NULL;
 			job_send(c, j,
-				 json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-					   "error", strerror(-err)),
-				 NULL, 0);
+			         json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+			                   "error", strerror(-err)),
+			         NULL, 0);
 			job_part_done(c, j);
 		}
 		epoll_sync(c, g);
@@ -861,10 +865,10 @@ static void reap(struct ctl *c)
 			mc_vmm_qemu_ops.exited(g->be);
 			if (WIFSIGNALED(status))
 				snprintf(why, sizeof(why), "qemu killed by signal %d",
-					 WTERMSIG(status));
+				         WTERMSIG(status));
 			else
 				snprintf(why, sizeof(why), "qemu exited with status %d",
-					 WEXITSTATUS(status));
+				         WEXITSTATUS(status));
 			if (g->state != MC_VM_STOPPING && g->state != MC_VM_FAILED)
 				mc_info("vm %s: %s", g->name, why);
 			transition(c, g, MC_VM_EV_EXITED, why);
@@ -929,8 +933,9 @@ static int tick(struct ctl *c)
 		case MC_VM_BOOTING:
 			due = g->t_start_ms + (int64_t)c->cfg->boot_timeout_ms;
 			if (now >= due) {
-				snprintf(why, sizeof(why), "no hello within the boot timeout (%llu ms)",
-					 (unsigned long long)c->cfg->boot_timeout_ms);
+				snprintf(why, sizeof(why),
+				         "no hello within the boot timeout (%llu ms)",
+				         (unsigned long long)c->cfg->boot_timeout_ms);
 				transition(c, g, MC_VM_EV_TIMEOUT, why);
 			} else if (due < next)
 				next = due;
@@ -940,7 +945,7 @@ static int tick(struct ctl *c)
 			due = g->last_hb_ms + (int64_t)c->cfg->hb_timeout_ms;
 			if (now >= due) {
 				snprintf(why, sizeof(why), "no heartbeat for %lld ms",
-					 (long long)(now - g->last_hb_ms));
+				         (long long)(now - g->last_hb_ms));
 				transition(c, g, MC_VM_EV_TIMEOUT, why);
 			} else if (due < next)
 				next = due;
@@ -1046,7 +1051,7 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 	zmq_setsockopt(c->zguest, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(c->zcli, ZMQ_LINGER, &zero, sizeof(zero));
 	snprintf(ep, sizeof(ep), "tcp://%s:%d", mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
-		 MC_NET_CTL_PORT);
+	         MC_NET_CTL_PORT);
 	if (zmq_bind(c->zguest, ep) < 0) {
 		snprintf(why, whylen, "bind %s: %s", ep, zmq_strerror(zmq_errno()));
 		return -1;
@@ -1123,7 +1128,7 @@ report:
 	if (ready_fd >= 0) {
 		char msg[600];
 		int n = rc ? snprintf(msg, sizeof(msg), "error: %s\n", why)
-			   : snprintf(msg, sizeof(msg), "ok\n");
+		           : snprintf(msg, sizeof(msg), "ok\n");
 
 		if (write(ready_fd, msg, (size_t)n) < 0)
 			mc_debug("controller: ready pipe: %s", strerror(errno));
@@ -1134,7 +1139,7 @@ report:
 		goto out;
 	}
 	mc_info("controller: cluster %s: %u guests, accel %s, kernel %s, %u booting at once",
-		cfg->cluster, cfg->n, cfg->accel, cfg->kernel_kind, cfg->parallel);
+	        cfg->cluster, cfg->n, cfg->accel, cfg->kernel_kind, cfg->parallel);
 	while (!c->done) {
 		struct epoll_event evs[64];
 		int timeout, n;
@@ -1154,7 +1159,7 @@ report:
 			} else if (type == EP_QMP && idx < c->n && c->g[idx].be) {
 				struct guest *g = &c->g[idx];
 				int err = mc_vmm_qemu_ops.on_io(g->be, !!(evs[i].events & EPOLLIN),
-								!!(evs[i].events & EPOLLOUT));
+				                                !!(evs[i].events & EPOLLOUT));
 
 				if (err < 0)
 					g->epoll_added = 0; /* closed: the fd left epoll with it */
@@ -1174,7 +1179,7 @@ out:
 
 		zmq_setsockopt(c->zcli, ZMQ_LINGER, &linger, sizeof(linger));
 		send_client(c, c->down_client, c->down_client_len,
-			    json_pack("{s:s}", "type", "down"), NULL, 0);
+		            json_pack("{s:s}", "type", "down"), NULL, 0);
 	}
 	if (c->zcli)
 		zmq_close(c->zcli);

@@ -40,7 +40,7 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd);
 
 /* Paths inside a cluster's state directory. */
 #define MC_CTL_SOCK "ctl.sock"
-#define MC_CTL_PID "controller.pid"
-#define MC_CTL_LOG "controller.log"
+#define MC_CTL_PID  "controller.pid"
+#define MC_CTL_LOG  "controller.log"
 
 #endif

@@ -12,12 +12,12 @@ static const struct {
 	const char *usage;
 	const char *summary;
 } verbs[] = {
-	{"up", cmd_up, mc_up_usage, "start a cluster of N guests"},
-	{"ls", cmd_ls, mc_ls_usage, "list the guests of a cluster"},
-	{"exec", cmd_exec, mc_exec_usage, "run a command on guests"},
-	{"pause", cmd_pause, mc_pause_usage, "stop guests' vCPUs"},
-	{"resume", cmd_resume, mc_resume_usage, "continue paused guests"},
-	{"down", cmd_down, mc_down_usage, "stop a cluster and remove everything it created"},
+        {"up", cmd_up, mc_up_usage, "start a cluster of N guests"},
+        {"ls", cmd_ls, mc_ls_usage, "list the guests of a cluster"},
+        {"exec", cmd_exec, mc_exec_usage, "run a command on guests"},
+        {"pause", cmd_pause, mc_pause_usage, "stop guests' vCPUs"},
+        {"resume", cmd_resume, mc_resume_usage, "continue paused guests"},
+        {"down", cmd_down, mc_down_usage, "stop a cluster and remove everything it created"},
 };
 
 static void usage(FILE *fp)
@@ -26,7 +26,7 @@ static void usage(FILE *fp)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(fp, "\nEnvironment: MC_CLUSTER, MC_STATE_DIR (/run/microcosm), MC_CACHE_DIR "
-		    "(/var/cache/microcosm)\n");
+	            "(/var/cache/microcosm)\n");
 }
 
 int main(int argc, char **argv)

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
-#include <net/if.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,14 +23,14 @@
 char *mc_net_ntoa(uint32_t addr, char buf[16])
 {
 	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
-		 addr & 255);
+	         addr & 255);
 	return buf;
 }
 
 char *mc_net_guest_mac(unsigned index, char buf[18])
 {
 	snprintf(buf, 18, "52:54:00:%02x:%02x:%02x", (index >> 16) & 255, (index >> 8) & 255,
-		 index & 255);
+	         index & 255);
 	return buf;
 }
 

@@ -14,8 +14,8 @@
  * last process exits.
  */
 
-#define MC_NET_PREFIX 16
-#define MC_NET_CTL_PORT 7070
+#define MC_NET_PREFIX     16
+#define MC_NET_CTL_PORT   7070
 #define MC_NET_MAX_GUESTS 65000
 
 /* The subnet base (10.77.0.0) in host byte order. */

@@ -23,13 +23,13 @@ struct qmp_cmd {
 
 struct mc_qmp {
 	int fd;
-	int state;   /* 0 = awaiting greeting, 1 = capabilities sent, 2 = ready, 3 = dead */
+	int state; /* 0 = awaiting greeting, 1 = capabilities sent, 2 = ready, 3 = dead */
 	long next_id;
 	mc_qmp_event_cb on_event;
 	void *arg;
-	char *in;    /* partial input line */
+	char *in; /* partial input line */
 	size_t in_len, in_cap;
-	char *out;   /* bytes accepted for writing, not yet written */
+	char *out; /* bytes accepted for writing, not yet written */
 	size_t out_len, out_cap;
 	struct qmp_cmd *queued, **queued_tail; /* held until negotiation ends */
 	struct qmp_pending *pending;
@@ -290,9 +290,9 @@ static int handle_line(struct mc_qmp *q, const char *line, size_t len)
 				else
 					p->cb(p->arg, NULL,
 					      e ? json_string_value(json_object_get(e, "class"))
-						: "GenericError",
+					        : "GenericError",
 					      e ? json_string_value(json_object_get(e, "desc"))
-						: "reply without return or error");
+					        : "reply without return or error");
 			}
 			free(p);
 		}

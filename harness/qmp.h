@@ -12,7 +12,7 @@ struct mc_qmp;
  * "Disconnected" when the connection ended first) is set.
  */
 typedef void (*mc_qmp_reply_cb)(void *arg, json_t *ret, const char *err_class,
-				const char *err_desc);
+                                const char *err_desc);
 
 /* Event callback: event name and its "data" (borrowed; may be NULL). */
 typedef void (*mc_qmp_event_cb)(void *arg, const char *event, json_t *data);

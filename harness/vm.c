@@ -8,20 +8,21 @@
 
 /* next[state][event] */
 static const signed char transitions[MC_VM_NSTATES][MC_VM_NEVENTS] = {
-	/*               START          HELLO        EXEC        IDLE        PAUSE         RESUME       STOP             EXITED         TIMEOUT        ERROR */
-	[MC_VM_DEFINED] = {MC_VM_BOOTING, X, X, X, X, X, MC_VM_STOPPED, X, X, MC_VM_FAILED},
-	[MC_VM_BOOTING] = {X, MC_VM_READY, X, X, MC_VM_PAUSED, X, MC_VM_STOPPING, MC_VM_FAILED,
-			   MC_VM_FAILED, MC_VM_FAILED},
-	[MC_VM_READY] = {X, MC_VM_READY, MC_VM_BUSY, MC_VM_READY, MC_VM_PAUSED, X, MC_VM_STOPPING,
-			 MC_VM_FAILED, MC_VM_FAILED, MC_VM_FAILED},
-	[MC_VM_BUSY] = {X, MC_VM_READY, MC_VM_BUSY, MC_VM_READY, MC_VM_PAUSED, X, MC_VM_STOPPING,
-			MC_VM_FAILED, MC_VM_FAILED, MC_VM_FAILED},
-	[MC_VM_PAUSED] = {X, X, X, MC_VM_PAUSED, MC_VM_PAUSED, MC_VM_READY, MC_VM_STOPPING,
-			  MC_VM_FAILED, X, MC_VM_FAILED},
-	[MC_VM_STOPPING] = {X, X, X, MC_VM_STOPPING, X, X, MC_VM_STOPPING, MC_VM_STOPPED,
-			    MC_VM_FAILED, MC_VM_FAILED},
-	[MC_VM_STOPPED] = {X, X, X, X, X, X, MC_VM_STOPPED, MC_VM_STOPPED, X, X},
-	[MC_VM_FAILED] = {X, X, X, X, X, X, MC_VM_FAILED, MC_VM_FAILED, X, MC_VM_FAILED},
+        /*               START          HELLO        EXEC        IDLE        PAUSE         RESUME
+           STOP             EXITED         TIMEOUT        ERROR */
+        [MC_VM_DEFINED] = {MC_VM_BOOTING, X, X, X, X, X, MC_VM_STOPPED, X, X, MC_VM_FAILED},
+        [MC_VM_BOOTING] = {X, MC_VM_READY, X, X, MC_VM_PAUSED, X, MC_VM_STOPPING, MC_VM_FAILED,
+                           MC_VM_FAILED, MC_VM_FAILED},
+        [MC_VM_READY] = {X, MC_VM_READY, MC_VM_BUSY, MC_VM_READY, MC_VM_PAUSED, X, MC_VM_STOPPING,
+                         MC_VM_FAILED, MC_VM_FAILED, MC_VM_FAILED},
+        [MC_VM_BUSY] = {X, MC_VM_READY, MC_VM_BUSY, MC_VM_READY, MC_VM_PAUSED, X, MC_VM_STOPPING,
+                        MC_VM_FAILED, MC_VM_FAILED, MC_VM_FAILED},
+        [MC_VM_PAUSED] = {X, X, X, MC_VM_PAUSED, MC_VM_PAUSED, MC_VM_READY, MC_VM_STOPPING,
+                          MC_VM_FAILED, X, MC_VM_FAILED},
+        [MC_VM_STOPPING] = {X, X, X, MC_VM_STOPPING, X, X, MC_VM_STOPPING, MC_VM_STOPPED,
+                            MC_VM_FAILED, MC_VM_FAILED},
+        [MC_VM_STOPPED] = {X, X, X, X, X, X, MC_VM_STOPPED, MC_VM_STOPPED, X, X},
+        [MC_VM_FAILED] = {X, X, X, X, X, X, MC_VM_FAILED, MC_VM_FAILED, X, MC_VM_FAILED},
 };
 
 int mc_vm_next(enum mc_vm_state s, enum mc_vm_event ev, enum mc_vm_state *next)
@@ -44,11 +45,11 @@ int mc_vm_state_live(enum mc_vm_state s)
 }
 
 static const char *const state_names[MC_VM_NSTATES] = {
-	"defined", "booting", "ready", "busy", "paused", "stopping", "stopped", "failed",
+        "defined", "booting", "ready", "busy", "paused", "stopping", "stopped", "failed",
 };
 
 static const char *const event_names[MC_VM_NEVENTS] = {
-	"start", "hello", "exec", "idle", "pause", "resume", "stop", "exited", "timeout", "error",
+        "start", "hello", "exec", "idle", "pause", "resume", "stop", "exited", "timeout", "error",
 };
 
 const char *mc_vm_state_name(enum mc_vm_state s)

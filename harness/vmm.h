@@ -46,8 +46,7 @@ struct mc_vmm_ops {
 	const char *name;
 	/* Builds the back end's state for spec; does no I/O. Caller owns
 	 * result; free with destroy(). NULL on error (logged). */
-	void *(*create)(const struct mc_vm_spec *spec, const struct mc_vmm_hooks *hooks,
-			void *arg);
+	void *(*create)(const struct mc_vm_spec *spec, const struct mc_vmm_hooks *hooks, void *arg);
 	/* Starts the emulator. Returns 0 or a negative errno. */
 	int (*start)(void *be);
 	/* Asynchronous: stop/continue the vCPUs; gracefully end the emulator.
@@ -76,7 +75,7 @@ extern const struct mc_vmm_ops mc_vmm_qemu_ops;
  * the descriptor numbers the child will see. Returns the argc or -ENOSPC.
  * Exposed for unit tests.
  */
-int mc_vmm_qemu_argv(const struct mc_vm_spec *spec, int qmp_fd, int tap_fd, char **argv,
-		     int max, char *buf, size_t cap);
+int mc_vmm_qemu_argv(const struct mc_vm_spec *spec, int qmp_fd, int tap_fd, char **argv, int max,
+                     char *buf, size_t cap);
 
 #endif

@@ -20,14 +20,14 @@
 
 #define CHILD_QMP_FD 3
 #define CHILD_TAP_FD 4
-#define MAX_ARGS 64
+#define MAX_ARGS     64
 
 struct vm_qemu {
 	char *name;
-	char *argv_buf;           /* backing store of argv strings */
+	char *argv_buf; /* backing store of argv strings */
 	char *argv[MAX_ARGS];
-	char *log;                /* emulator stdout/stderr file */
-	int tap_fd;               /* borrowed from the fleet */
+	char *log;  /* emulator stdout/stderr file */
+	int tap_fd; /* borrowed from the fleet */
 	pid_t pid;
 	struct mc_qmp *qmp;
 	const struct mc_vmm_hooks *hooks;
@@ -68,7 +68,7 @@ static void add(struct argv_builder *b, const char *fmt, ...)
 }
 
 int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **argv, int max,
-		     char *buf, size_t cap)
+                     char *buf, size_t cap)
 {
 	struct argv_builder b = {argv, 0, max, buf, 0, cap, 0};
 	int kvm = strcmp(s->accel, "kvm") == 0;
@@ -152,7 +152,7 @@ static void *qemu_create(const struct mc_vm_spec *spec, const struct mc_vmm_hook
 	if (!vm->name || !vm->log || !vm->argv_buf)
 		goto fail;
 	n = mc_vmm_qemu_argv(spec, CHILD_QMP_FD, spec->tap_fd >= 0 ? CHILD_TAP_FD : -1, vm->argv,
-			     MAX_ARGS, vm->argv_buf, cap);
+	                     MAX_ARGS, vm->argv_buf, cap);
 	if (n < 0) {
 		mc_err("vm %s: qemu command line too long", spec->name);
 		goto fail;
@@ -246,7 +246,7 @@ static void on_reply(void *arg, json_t *ret, const char *cls, const char *desc)
 
 	if (vm->hooks->on_done)
 		vm->hooks->on_done(vm->arg, c->op, ret ? 0 : -EIO,
-				   ret ? NULL : (desc ? desc : (cls ? cls : "error")));
+		                   ret ? NULL : (desc ? desc : (cls ? cls : "error")));
 	free(c);
 }
 
@@ -348,15 +348,15 @@ static void qemu_destroy(void **bep)
 }
 
 const struct mc_vmm_ops mc_vmm_qemu_ops = {
-	.name = "qemu-microvm",
-	.create = qemu_create,
-	.start = qemu_start,
-	.pause = qemu_pause,
-	.resume = qemu_resume,
-	.stop = qemu_stop,
-	.kill = qemu_kill,
-	.query = qemu_query,
-	.on_io = qemu_on_io,
-	.exited = qemu_exited,
-	.destroy = qemu_destroy,
+        .name = "qemu-microvm",
+        .create = qemu_create,
+        .start = qemu_start,
+        .pause = qemu_pause,
+        .resume = qemu_resume,
+        .stop = qemu_stop,
+        .kill = qemu_kill,
+        .query = qemu_query,
+        .on_io = qemu_on_io,
+        .exited = qemu_exited,
+        .destroy = qemu_destroy,
 };

@@ -12,8 +12,8 @@ extern char **environ;
 
 int mc_overlay_create(const char *base, const char *path)
 {
-	char *const argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-			      (char *)base, (char *)path, NULL};
+	char *const argv[] = {"qemu-img", "create", "-q",         "-f",         "qcow2", "-F",
+	                      "qcow2",    "-b",     (char *)base, (char *)path, NULL};
 	posix_spawn_file_actions_t fa;
 	struct stat st;
 	pid_t pid;

@@ -1,5 +1,4 @@
-/* agent.c — mc-agent: the guest's init (PID 1) and its control agent, speaking mc_proto over
- * ZeroMQ. */
+/* agent.c — mc-agent: guest init (PID 1) and control agent speaking mc_proto over ZeroMQ. */
 #include "mc_proto.h"
 
 #include <arpa/inet.h>

@@ -199,7 +199,7 @@ for kver in ${cloud_kernels[@]+"${cloud_kernels[@]}"}; do
 		fi
 		while read -r verb path _; do
 			[[ $verb == insmod ]] || continue
-			rel=${path#/lib/modules/$kver/}
+			rel=${path#/lib/modules/"$kver"/}
 			name=$(basename "$rel")
 			name=${name%%.ko*}
 			name=${name//-/_}

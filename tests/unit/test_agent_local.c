@@ -1,5 +1,4 @@
-/* test_agent_local.c — runs the real mc-agent on the host against a ZeroMQ ROUTER standing in for
- * the controller. */
+/* test_agent_local.c — the real mc-agent on the host against a fake controller (ROUTER). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -13,8 +13,8 @@
 #include "cli.h"
 #include "vmm.h"
 
-#define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
-#define ARGC(...) ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
+#define ARGV(...)         ((char *[]){__VA_ARGS__, NULL})
+#define ARGC(...)         ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
 #define PARSE(fn, o, ...) fn(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), o)
 
 static void test_up_defaults_and_values(void **state)
@@ -32,9 +32,8 @@ static void test_up_defaults_and_values(void **state)
 	assert_string_equal(o.c.state_dir, "/run/microcosm");
 	assert_int_equal(o.hb_timeout_ms, 3 * o.hb_ms);
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n", "4", "--memory", "1G", "--accel",
-			       "tcg", "-c", "ci-1", "--heartbeat", "250ms", "--boot-timeout",
-			       "2m"),
-			 0);
+	                       "tcg", "-c", "ci-1", "--heartbeat", "250ms", "--boot-timeout", "2m"),
+	                 0);
 	assert_int_equal(o.mem_mib, 1024);
 	assert_string_equal(o.accel, "tcg");
 	assert_string_equal(o.c.cluster, "ci-1");
@@ -57,10 +56,10 @@ static void test_up_rejects_bad_input(void **state)
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n", "2", "-c", "bad/name"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n", "2", "--bogus"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n", "2", "--state-dir", "rel"),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n", "2", "--heartbeat", "1s",
-			       "--hb-timeout", "500ms"),
-			 -EINVAL);
+	                       "--hb-timeout", "500ms"),
+	                 -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n", "2", "extra"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_up, &o, "up", "-n"), -EINVAL);
 }
@@ -71,8 +70,8 @@ static void test_exec(void **state)
 
 	(void)state;
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "-t", "5s", "-e", "A=1", "--cwd",
-			       "/tmp", "all", "--", "sh", "-c", "echo -t"),
-			 0);
+	                       "/tmp", "all", "--", "sh", "-c", "echo -t"),
+	                 0);
 	assert_string_equal(o.target, "all");
 	assert_int_equal(o.timeout_ms, 5000);
 	assert_int_equal(o.envc, 1);
@@ -80,17 +79,16 @@ static void test_exec(void **state)
 	assert_string_equal(o.cwd, "/tmp");
 	assert_int_equal(o.argc, 3);
 	assert_string_equal(o.argv[2], "echo -t"); /* options after -- belong to the command */
-	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "g0001", "--", "uname", "--help"),
-			 0);
+	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "g0001", "--", "uname", "--help"), 0);
 	assert_int_equal(o.argc, 2);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "all", "uname"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "all", "--"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "--", "uname"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "a", "b", "--", "uname"), -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "-e", "NOVALUE", "all", "--", "x"),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "-t", "soon", "all", "--", "x"),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(PARSE(mc_cli_parse_exec, &o, "exec", "g5-g2", "--", "x"), -EINVAL);
 }
 
@@ -137,11 +135,21 @@ static void test_simple_and_target_verbs(void **state)
 
 static void test_qemu_argv_per_accel(void **state)
 {
-	struct mc_vm_spec s = {.name = "g0001", .qemu = "/usr/bin/qemu-system-x86_64",
-			       .accel = "tcg", .vcpus = 1, .mem_mib = 128, .tb_size_mib = 16,
-			       .kernel = "/k", .initrd = "/i", .cmdline = "console=ttyS0",
-			       .disk = "/d.qcow2", .identity = "/id", .console_log = "/c",
-			       .log = "/l", .tap_fd = 4, .mac = "52:54:00:00:00:01"};
+	struct mc_vm_spec s = {.name = "g0001",
+	                       .qemu = "/usr/bin/qemu-system-x86_64",
+	                       .accel = "tcg",
+	                       .vcpus = 1,
+	                       .mem_mib = 128,
+	                       .tb_size_mib = 16,
+	                       .kernel = "/k",
+	                       .initrd = "/i",
+	                       .cmdline = "console=ttyS0",
+	                       .disk = "/d.qcow2",
+	                       .identity = "/id",
+	                       .console_log = "/c",
+	                       .log = "/l",
+	                       .tap_fd = 4,
+	                       .mac = "52:54:00:00:00:01"};
 	char *argv[64], buf[8192];
 	int n, has_tcg = 0, has_cpu_max = 0, has_kvm = 0, has_host = 0, has_tap = 0;
 
@@ -168,12 +176,12 @@ static void test_qemu_argv_per_accel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_up_defaults_and_values),
-		cmocka_unit_test(test_up_rejects_bad_input),
-		cmocka_unit_test(test_exec),
-		cmocka_unit_test(test_targets),
-		cmocka_unit_test(test_simple_and_target_verbs),
-		cmocka_unit_test(test_qemu_argv_per_accel),
+	        cmocka_unit_test(test_up_defaults_and_values),
+	        cmocka_unit_test(test_up_rejects_bad_input),
+	        cmocka_unit_test(test_exec),
+	        cmocka_unit_test(test_targets),
+	        cmocka_unit_test(test_simple_and_target_verbs),
+	        cmocka_unit_test(test_qemu_argv_per_accel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

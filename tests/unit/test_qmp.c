@@ -16,7 +16,7 @@
 #include "qmp.h"
 
 struct fixture {
-	int peer;            /* the fake QEMU end */
+	int peer; /* the fake QEMU end */
 	struct mc_qmp *q;
 	int replies, errors;
 	char last_class[64];
@@ -101,8 +101,8 @@ static json_t *peer_read(struct fixture *f)
 }
 
 static const char greeting[] =
-	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, "
-	"\"capabilities\": [\"oob\"]}}\r\n";
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, "
+        "\"capabilities\": [\"oob\"]}}\r\n";
 
 static void negotiate(struct fixture *f)
 {
@@ -114,7 +114,7 @@ static void negotiate(struct fixture *f)
 	assert_string_equal(json_string_value(json_object_get(j, "execute")), "qmp_capabilities");
 	char reply[128];
 	snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %lld}\r\n",
-		 (long long)json_integer_value(json_object_get(j, "id")));
+	         (long long)json_integer_value(json_object_get(j, "id")));
 	json_decref(j);
 	peer_write(f, reply);
 	assert_int_equal(mc_qmp_on_readable(f->q), 0);
@@ -134,8 +134,8 @@ static void test_negotiation_and_queued_command(void **state)
 	j = peer_read(f);
 	assert_string_equal(json_string_value(json_object_get(j, "execute")), "query-status");
 	snprintf(reply, sizeof(reply),
-		 "{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": %lld}\r\n",
-		 (long long)json_integer_value(json_object_get(j, "id")));
+	         "{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": %lld}\r\n",
+	         (long long)json_integer_value(json_object_get(j, "id")));
 	json_decref(j);
 	peer_write(f, reply);
 	assert_int_equal(mc_qmp_on_readable(f->q), 0);
@@ -153,9 +153,9 @@ static void test_error_reply_and_event(void **state)
 	assert_int_equal(mc_qmp_send(f->q, "cont", NULL, on_reply, f), 0);
 	j = peer_read(f);
 	snprintf(reply, sizeof(reply),
-		 "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}\r\n"
-		 "{\"error\": {\"class\": \"GenericError\", \"desc\": \"nope\"}, \"id\": %lld}\r\n",
-		 (long long)json_integer_value(json_object_get(j, "id")));
+	         "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}\r\n"
+	         "{\"error\": {\"class\": \"GenericError\", \"desc\": \"nope\"}, \"id\": %lld}\r\n",
+	         (long long)json_integer_value(json_object_get(j, "id")));
 	json_decref(j);
 	peer_write(f, reply);
 	assert_int_equal(mc_qmp_on_readable(f->q), 0);
@@ -228,12 +228,13 @@ static void test_overlong_line_rejected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_negotiation_and_queued_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_error_reply_and_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_lines_and_garbage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_greeting_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_eof_fails_pending, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlong_line_rejected, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_negotiation_and_queued_command, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_error_reply_and_event, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_split_lines_and_garbage, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bad_greeting_fails, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_eof_fails_pending, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_overlong_line_rejected, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

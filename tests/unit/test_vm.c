@@ -83,10 +83,10 @@ static void test_terminal_states_are_not_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_happy_path),
-		cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_terminal_states_are_not_live),
+	        cmocka_unit_test(test_happy_path),
+	        cmocka_unit_test(test_failures),
+	        cmocka_unit_test(test_refused),
+	        cmocka_unit_test(test_terminal_states_are_not_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
