@@ -47,8 +47,8 @@ int mc_accel_cmdline(const char *accel, uint64_t tsc_khz, char *buf, size_t cap)
 
 static const struct mc_vmm_hooks probe_hooks;
 
-int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, const char *initrd,
-                   int timeout_ms)
+int mc_accel_probe(const char *accel, const char *qemu, const char *machine, const char *kernel,
+                   const char *initrd, int timeout_ms)
 {
 	char dir[] = "/tmp/microcosm-probe-XXXXXX", id[128], console[128], log[128];
 	char cmdline[512];
@@ -72,6 +72,7 @@ int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, cons
 	spec.name = "probe";
 	spec.qemu = qemu;
 	spec.accel = accel;
+	spec.machine = machine;
 	spec.vcpus = 1;
 	spec.mem_mib = 128;
 	spec.tb_size_mib = 32;
@@ -180,7 +181,7 @@ int mc_accel_choose(const char *want, const char *qemu, const struct mc_assets *
 	}
 	mc_info("accel: probing kvm with a test boot (up to 20 s)");
 	t0 = mc_now_ms();
-	err = mc_accel_probe("kvm", qemu, a->kernel, a->initrd, 20000);
+	err = mc_accel_probe("kvm", qemu, a->kernel_machine, a->kernel, a->initrd, 20000);
 	snprintf(out, 8, "%s", err == 0 ? "kvm" : "tcg");
 	snprintf(why, whylen, "%s (kvm probe %s after %lld ms)", out,
 	         err == 0 ? "reached the agent" : "did not reach the agent",

@@ -23,8 +23,8 @@ int mc_accel_cmdline(const char *accel, uint64_t tsc_khz, char *buf, size_t cap)
  * when the agent was reached, -ETIMEDOUT, or another negative errno. Kills
  * and reaps its QEMU in every case; leaves no file behind.
  */
-int mc_accel_probe(const char *accel, const char *qemu, const char *kernel, const char *initrd,
-                   int timeout_ms);
+int mc_accel_probe(const char *accel, const char *qemu, const char *machine, const char *kernel,
+                   const char *initrd, int timeout_ms);
 
 /*
  * Resolves want ("auto", "kvm" or "tcg") to "kvm" or "tcg" in out (8 bytes).

@@ -33,6 +33,8 @@ int mc_assets_load(const char *cache_dir, struct mc_assets *a, char *err, size_t
 	        {"MC_KERNEL_KIND", a->kernel_kind, sizeof(a->kernel_kind), 0},
 	        {"MC_KERNEL_RELEASE", a->kernel_release, sizeof(a->kernel_release), 0},
 	        {"MC_CLOUD_KERNEL", a->cloud_kernel, sizeof(a->cloud_kernel), 0},
+	        {"MC_KERNEL_MACHINE", a->kernel_machine, sizeof(a->kernel_machine), 0},
+	        {"MC_CLOUD_KERNEL_MACHINE", a->cloud_machine, sizeof(a->cloud_machine), 0},
 	        {"MC_INITRD", a->initrd, sizeof(a->initrd), 1},
 	        {"MC_BASE_IMAGE", a->base_image, sizeof(a->base_image), 1},
 	        {"MC_ASSETS_HASH", a->hash, sizeof(a->hash), 0},
@@ -61,6 +63,12 @@ int mc_assets_load(const char *cache_dir, struct mc_assets *a, char *err, size_t
 				copy_value(keys[i].dst, keys[i].cap, eq + 1);
 	}
 	fclose(fp);
+	/* Debian's cloud kernel finds virtio-mmio and fw_cfg only in ACPI tables. */
+	if (!a->kernel_machine[0])
+		snprintf(a->kernel_machine, sizeof(a->kernel_machine), "%s",
+		         strcmp(a->kernel_kind, "project") == 0 ? "microvm,acpi=off" : "microvm");
+	if (!a->cloud_machine[0])
+		snprintf(a->cloud_machine, sizeof(a->cloud_machine), "microvm");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (!keys[i].is_file)
 			continue;

@@ -9,6 +9,8 @@ struct mc_assets {
 	char kernel[PATH_MAX];       /* the kernel guests boot */
 	char kernel_kind[32];        /* "project" or "debian-cloud" */
 	char kernel_release[64];     /* e.g. "6.1.158" */
+	char kernel_machine[64];     /* QEMU -M value the kernel needs, e.g. "microvm,acpi=off" */
+	char cloud_machine[64];      /* the same for the cloud kernel */
 	char cloud_kernel[PATH_MAX]; /* Debian's cloud kernel, for comparisons ("" if none) */
 	char initrd[PATH_MAX];       /* initramfs with busybox and the agent */
 	char base_image[PATH_MAX];   /* read-only qcow2 base disk */

@@ -224,9 +224,11 @@ int cmd_up(int argc, char **argv)
 		}
 		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.cloud_kernel);
 		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "debian-cloud");
+		snprintf(cfg->machine, sizeof(cfg->machine), "%s", a.cloud_machine);
 	} else {
 		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.kernel);
 		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "%s", a.kernel_kind);
+		snprintf(cfg->machine, sizeof(cfg->machine), "%s", a.kernel_machine);
 	}
 	snprintf(cfg->cluster, sizeof(cfg->cluster), "%s", o.c.cluster);
 	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);

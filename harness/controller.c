@@ -99,6 +99,7 @@ struct ctl {
 	uint32_t next_exec_id, next_job_id;
 	int64_t started_ms, all_ready_ms;
 	unsigned long dropped_msgs;
+	uint8_t *sendbuf; /* MC_PROTO_MAX_MSG bytes for encoding */
 };
 
 /* ---------- CLI replies ---------- */
@@ -153,20 +154,22 @@ static json_t *guest_json(struct ctl *c, struct guest *g)
 
 /* ---------- guest state ---------- */
 
-static void guest_send(struct ctl *c, struct guest *g, const struct mc_msg *m)
+static int guest_send(struct ctl *c, struct guest *g, const struct mc_msg *m)
 {
-	uint8_t buf[MC_PROTO_MAX_MSG];
 	size_t len;
-	int err = mc_proto_encode(m, buf, sizeof(buf), &len);
+	int err = mc_proto_encode(m, c->sendbuf, MC_PROTO_MAX_MSG, &len);
 
 	if (err) {
 		mc_err("vm %s: encode %s: error %d", g->name, mc_proto_type_name(m->type), err);
-		return;
+		return err;
 	}
 	if (zmq_send(c->zguest, g->name, strlen(g->name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-	    zmq_send(c->zguest, buf, len, ZMQ_DONTWAIT) < 0)
+	    zmq_send(c->zguest, c->sendbuf, len, ZMQ_DONTWAIT) < 0) {
 		mc_warn("vm %s: send %s: %s", g->name, mc_proto_type_name(m->type),
 		        zmq_strerror(zmq_errno()));
+		return -EIO;
+	}
+	return 0;
 }
 
 static void fail_runs(struct ctl *c, struct guest *g, const char *why)
@@ -334,6 +337,7 @@ static void start_guest(struct ctl *c, struct guest *g)
 	spec.index = g->index;
 	spec.qemu = cfg->qemu;
 	spec.accel = cfg->accel;
+	spec.machine = cfg->machine;
 	spec.vcpus = cfg->vcpus;
 	spec.mem_mib = cfg->mem_mib;
 	spec.tb_size_mib = cfg->tb_mib;
@@ -658,6 +662,11 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 
 	argc = str_array(json_object_get(req, "argv"), argv, MC_PROTO_MAX_ARGV, MC_PROTO_MAX_STR);
 	envc = str_array(json_object_get(req, "env"), env, MC_PROTO_MAX_ENV, MC_PROTO_MAX_STR);
+	for (int i = 0; i < envc; i++)
+		if (!strchr(env[i], '=') || env[i][0] == '=')
+			envc = -1;
+	if (argc >= 1 && argv[0][0] == '\0')
+		argc = -1;
 	if (!target || mc_target_parse(target, &t) || argc < 1 || envc < 0 || timeout < 0 ||
 	    timeout > UINT32_MAX || (cwd && strlen(cwd) > MC_PROTO_MAX_STR)) {
 		reply_error(c, client, len, "exec: malformed request");
@@ -728,7 +737,18 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		m.u.exec.env = env;
 		m.u.exec.cwd = (char *)(cwd ? cwd : "");
 		m.u.exec.timeout_ms = (uint32_t)timeout;
-		guest_send(c, g, &m);
+		if (guest_send(c, g, &m) < 0) {
+			take_run(g, r->exec_id, 1);
+			free(r);
+			job_send(c, j,
+			         json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+			                   g->name, "state", mc_vm_state_name(g->state), "error",
+			                   "could not send the command to the agent", "boot_ms",
+			                   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+			         NULL, 0);
+			job_part_done(c, j);
+			continue;
+		}
 		transition(c, g, MC_VM_EV_EXEC, NULL);
 	}
 	job_part_done(c, j); /* release the request's own hold */
@@ -1104,7 +1124,8 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	c->sigfd = c->epfd = -1;
 	c->started_ms = mc_now_ms();
 	c->g = calloc(cfg->n, sizeof(*c->g));
-	if (!c->g) {
+	c->sendbuf = malloc(MC_PROTO_MAX_MSG);
+	if (!c->g || !c->sendbuf) {
 		snprintf(why, sizeof(why), "out of memory for %u guests", cfg->n);
 		rc = 1;
 		goto report;
@@ -1191,5 +1212,6 @@ out:
 	if (c->epfd >= 0)
 		close(c->epfd);
 	free(c->g);
+	free(c->sendbuf);
 	return rc;
 }

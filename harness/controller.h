@@ -18,6 +18,7 @@ struct mc_ctl_config {
 	char qemu[PATH_MAX];       /* emulator binary */
 	char kernel[PATH_MAX];     /* kernel image guests boot */
 	char kernel_kind[32];      /* "project" or "debian-cloud" */
+	char machine[64];          /* QEMU -M value for that kernel */
 	char initrd[PATH_MAX];     /* initramfs */
 	char base_image[PATH_MAX]; /* read-only qcow2 base of every overlay */
 	char cmdline[1024];        /* guest kernel command line */

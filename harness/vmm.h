@@ -13,6 +13,7 @@ struct mc_vm_spec {
 	unsigned index;          /* guest index */
 	const char *qemu;        /* emulator binary */
 	const char *accel;       /* "kvm" or "tcg" */
+	const char *machine;     /* -M value, e.g. "microvm,acpi=off" (NULL = that) */
 	unsigned vcpus;          /* virtual CPUs */
 	uint64_t mem_mib;        /* guest RAM, MiB */
 	unsigned tb_size_mib;    /* TCG translation buffer, MiB (ignored under KVM) */

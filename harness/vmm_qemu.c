@@ -77,7 +77,7 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 	add(&b, "-name");
 	add(&b, "%s", s->name);
 	add(&b, "-M");
-	add(&b, "microvm,acpi=off");
+	add(&b, "%s", s->machine ? s->machine : "microvm,acpi=off");
 	add(&b, "-accel");
 	if (kvm)
 		add(&b, "kvm");
