@@ -149,10 +149,27 @@ static void print_failures(const struct mc_common_opts *co)
 	mc_client_destroy(&cl);
 }
 
+static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg);
+
 int cmd_up(int argc, char **argv)
 {
 	struct mc_up_opts o;
 	struct mc_ctl_config *cfg;
+	int r = mc_cli_parse_up(argc, argv, &o);
+
+	if (r)
+		return r > 0 ? 0 : 2;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return 1;
+	r = up_main(&o, cfg);
+	free(cfg);
+	return r;
+}
+
+static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
+{
+	struct mc_up_opts o = *op;
 	struct mc_assets a;
 	char err[1024], dir[PATH_MAX], path[PATH_MAX + 32];
 	uint64_t avail, need, per;
@@ -160,17 +177,11 @@ int cmd_up(int argc, char **argv)
 	pid_t pid;
 	FILE *fp;
 
-	r = mc_cli_parse_up(argc, argv, &o);
-	if (r)
-		return r > 0 ? 0 : 2;
 	if (geteuid() != 0) {
 		fprintf(stderr, "microcosm up: must run as root (it creates a network namespace, "
 		                "taps and routes)\n");
 		return 1;
 	}
-	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg)
-		return 1;
 	if (find_in_path("qemu-system-x86_64", cfg->qemu, sizeof(cfg->qemu)) < 0) {
 		fprintf(stderr, "microcosm up: no QEMU: qemu-system-x86_64 is not in PATH (install "
 		                "it with scripts/setup.sh or apt-get install qemu-system-x86)\n");
