@@ -179,9 +179,9 @@ int mc_accel_choose(const char *want, const char *qemu, const struct mc_assets *
 		}
 		free(text);
 	}
-	mc_info("accel: probing kvm with a test boot (up to 20 s)");
+	mc_info("accel: probing kvm with a test boot (up to 10 s)");
 	t0 = mc_now_ms();
-	err = mc_accel_probe("kvm", qemu, a->kernel_machine, a->kernel, a->initrd, 20000);
+	err = mc_accel_probe("kvm", qemu, a->kernel_machine, a->kernel, a->initrd, 10000);
 	snprintf(out, 8, "%s", err == 0 ? "kvm" : "tcg");
 	snprintf(why, whylen, "%s (kvm probe %s after %lld ms)", out,
 	         err == 0 ? "reached the agent" : "did not reach the agent",

@@ -23,7 +23,7 @@ const char mc_up_usage[] =
         "      --boot-timeout T   per-guest boot deadline, e.g. 120s (default 180s)\n"
         "      --heartbeat T      agent heartbeat period (default 1000ms)\n"
         "      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
-        "      --tb-size MIB      TCG translation buffer per guest (default 32)\n"
+        "      --tb-size MIB      TCG translation buffer per guest (default 16)\n"
         "      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
         "  -q, --quiet            no progress line\n"
         "  -c, --cluster NAME     cluster name (default $MC_CLUSTER or 'default')\n"
@@ -170,7 +170,7 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	snprintf(o->kernel, sizeof(o->kernel), "project");
 	o->boot_timeout_ms = 180000;
 	o->hb_ms = 1000;
-	o->tb_mib = 32;
+	o->tb_mib = 16;
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:m:c:vqh", lo, NULL)) != -1) {
