@@ -26,6 +26,12 @@ struct mc_vm_spec {
 	const char *log;         /* file receiving the emulator's own stdout/stderr */
 	int tap_fd;              /* open tap device, or -1 for no network (borrowed) */
 	const char *mac;         /* MAC of the guest NIC, "52:54:00:..." */
+	int net_user;            /* no tap: a user-mode NIC (templates; the device must exist) */
+	const char *mem_path;    /* file backing guest RAM (templates, clones); NULL = anonymous */
+	int mem_share;        /* 1: RAM writes reach the file (template); 0: private COW (clone) */
+	const char *incoming; /* migration state to restore (clone); NULL = cold boot */
+	int no_aslr;          /* density: start the emulator without ASLR (see docs) */
+	int ksm;              /* density: PR_SET_MEMORY_MERGE on the whole emulator */
 };
 
 /* Callbacks from a back end into its owner (the fleet). */
@@ -55,6 +61,11 @@ struct mc_vmm_ops {
 	int (*pause)(void *be);
 	int (*resume)(void *be);
 	int (*stop)(void *be);
+	/* Sends any QMP command (args taken; may be NULL); cb gets the reply.
+	 * Returns 0 if the request was queued. */
+	int (*command)(void *be, const char *cmd, json_t *args,
+	               void (*cb)(void *arg, json_t *ret, const char *cls, const char *desc),
+	               void *arg);
 	/* Immediately kills the emulator (SIGKILL). Returns 0 or -errno. */
 	int (*kill)(void *be);
 	/* Fills info. */

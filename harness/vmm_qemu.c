@@ -26,8 +26,9 @@ struct vm_qemu {
 	char *name;
 	char *argv_buf; /* backing store of argv strings */
 	char *argv[MAX_ARGS];
-	char *log;  /* emulator stdout/stderr file */
-	int tap_fd; /* borrowed from the fleet */
+	char *log;        /* emulator stdout/stderr file */
+	int tap_fd;       /* borrowed from the fleet */
+	int no_aslr, ksm; /* density settings for the child */
 	pid_t pid;
 	struct mc_qmp *qmp;
 	const struct mc_vmm_hooks *hooks;
@@ -77,7 +78,20 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 	add(&b, "-name");
 	add(&b, "%s", s->name);
 	add(&b, "-M");
-	add(&b, "%s", s->machine ? s->machine : "microvm,acpi=off");
+	add(&b, "%s%s", s->machine ? s->machine : "microvm,acpi=off",
+	    s->mem_path ? ",memory-backend=mem" : "");
+	if (s->mem_path) {
+		add(&b, "-object");
+		add(&b, "memory-backend-file,id=mem,size=%lluM,mem-path=%s,share=%s",
+		    (unsigned long long)s->mem_mib, s->mem_path, s->mem_share ? "on" : "off");
+	}
+	if (s->incoming) {
+		/* The template's RAM is the shared file: only device state travels. */
+		add(&b, "-global");
+		add(&b, "migration.x-ignore-shared=on");
+		add(&b, "-incoming");
+		add(&b, "exec:cat '%s'", s->incoming);
+	}
 	add(&b, "-accel");
 	if (kvm)
 		add(&b, "kvm");
@@ -112,11 +126,15 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 	add(&b, "socket,id=qmp,fd=%d", qmp_fd);
 	add(&b, "-mon");
 	add(&b, "chardev=qmp,mode=control");
-	if (tap_fd >= 0) {
+	if (tap_fd >= 0 || s->net_user) {
 		add(&b, "-netdev");
-		add(&b, "tap,id=n0,fd=%d", tap_fd);
+		if (tap_fd >= 0)
+			add(&b, "tap,id=n0,fd=%d", tap_fd);
+		else
+			add(&b, "user,id=n0,restrict=on");
 		add(&b, "-device");
-		add(&b, "virtio-net-device,netdev=n0,mac=%s", s->mac);
+		add(&b, "virtio-net-device,netdev=n0,mac=%s",
+		    s->mac ? s->mac : "52:54:00:ff:ff:ff");
 	}
 	if (s->disk) {
 		add(&b, "-drive");
@@ -147,6 +165,8 @@ static void *qemu_create(const struct mc_vm_spec *spec, const struct mc_vmm_hook
 	vm->log = strdup(spec->log);
 	vm->argv_buf = malloc(cap);
 	vm->tap_fd = spec->tap_fd;
+	vm->no_aslr = spec->no_aslr;
+	vm->ksm = spec->ksm;
 	vm->hooks = hooks;
 	vm->arg = arg;
 	if (!vm->name || !vm->log || !vm->argv_buf)
@@ -175,7 +195,11 @@ static void child_exec(struct vm_qemu *vm, int qmp_fd, pid_t parent)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);
-	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0); /* THP adds 7-9 MiB per QEMU (DESIGN.md) */
+	if (vm->no_aslr)
+		personality(ADDR_NO_RANDOMIZE);
+	if (vm->ksm)
+		prctl(67 /* PR_SET_MEMORY_MERGE */, 1, 0, 0, 0);
 	nullfd = open("/dev/null", O_RDONLY);
 	logfd = open(vm->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (nullfd < 0 || logfd < 0)
@@ -268,6 +292,17 @@ static int send_op(struct vm_qemu *vm, const char *cmd, const char *op)
 	return err;
 }
 
+static int qemu_command(void *be, const char *cmd, json_t *args, mc_qmp_reply_cb cb, void *arg)
+{
+	struct vm_qemu *vm = be;
+
+	if (!vm->qmp) {
+		json_decref(args);
+		return -ENOTCONN;
+	}
+	return mc_qmp_send(vm->qmp, cmd, args, cb, arg);
+}
+
 static int qemu_pause(void *be)
 {
 	return send_op(be, "stop", "pause");
@@ -354,6 +389,7 @@ const struct mc_vmm_ops mc_vmm_qemu_ops = {
         .pause = qemu_pause,
         .resume = qemu_resume,
         .stop = qemu_stop,
+        .command = qemu_command,
         .kill = qemu_kill,
         .query = qemu_query,
         .on_io = qemu_on_io,

@@ -2,6 +2,7 @@
 #include "mc_proto.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -61,6 +62,12 @@ struct identity {
 	char controller[256]; /* ZeroMQ endpoint, tcp://… or ipc://… */
 	uint32_t hb_ms;       /* ms, heartbeat period */
 	bool probe;           /* print the ready line, then power off */
+	bool template;        /* a template being booted: wait for a clone identity */
+	bool has_mac;         /* mac given */
+	uint8_t mac[6];       /* eth0 MAC (a clone keeps its template's otherwise) */
+	uint8_t seed[32];     /* per-guest entropy from the controller */
+	size_t seed_len;      /* bytes in seed */
+	uint64_t time_ms;     /* host wall clock (ms since the epoch) when written; 0 = none */
 };
 
 /* One running command; a slot is free when !used. */
@@ -290,6 +297,15 @@ static void setup_filesystems(struct agent *a)
 	mount_one(a, "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	/* MPICH and others keep shared memory in /dev/shm. */
 	mount_one(a, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+}
+
+/*
+ * Mounts the guest's disk on /data. Runs only once the identity is final: a
+ * template must not mount it, since its clones get disks of their own and
+ * would inherit a mounted file system that is not theirs.
+ */
+static void mount_data(struct agent *a)
+{
 	if (access("/dev/vda", F_OK) == 0) {
 		if (mkdir("/data", 0755) < 0 && errno != EEXIST)
 			agent_log(a, "mkdir /data: %s", strerror(errno));
@@ -363,6 +379,10 @@ enum id_key {
 	ID_CONTROLLER = 1u << 6,
 	ID_HB = 1u << 7,
 	ID_PROBE = 1u << 8,
+	ID_TEMPLATE = 1u << 9,
+	ID_MAC = 1u << 10,
+	ID_SEED = 1u << 11,
+	ID_TIME = 1u << 12,
 };
 
 static const struct {
@@ -370,11 +390,19 @@ static const struct {
 	const char *cmdline; /* kernel command-line key */
 	unsigned bit;
 } id_keys[] = {
-        {"version", NULL, ID_VERSION},           {"name", "mc.name", ID_NAME},
-        {"index", "mc.index", ID_INDEX},         {"ip", "mc.ip", ID_IP},
-        {"prefix", "mc.prefix", ID_PREFIX},      {"gateway", "mc.gw", ID_GATEWAY},
-        {"controller", "mc.ctl", ID_CONTROLLER}, {"heartbeat_ms", "mc.hb", ID_HB},
+        {"version", NULL, ID_VERSION},
+        {"name", "mc.name", ID_NAME},
+        {"index", "mc.index", ID_INDEX},
+        {"ip", "mc.ip", ID_IP},
+        {"prefix", "mc.prefix", ID_PREFIX},
+        {"gateway", "mc.gw", ID_GATEWAY},
+        {"controller", "mc.ctl", ID_CONTROLLER},
+        {"heartbeat_ms", "mc.hb", ID_HB},
         {"probe", "mc.probe", ID_PROBE},
+        {"template", NULL, ID_TEMPLATE},
+        {"mac", "mc.mac", ID_MAC},
+        {"seed", NULL, ID_SEED},
+        {"time_ms", NULL, ID_TIME},
 };
 
 /* Parses a decimal number in [min, max]: digits only, no sign, no spaces. */
@@ -470,6 +498,54 @@ static int identity_set(struct identity *id, unsigned bit, const char *key, cons
 			goto bad;
 		id->probe = u == 1;
 		return 0;
+	case ID_TEMPLATE:
+		if (!parse_u32(val, 0, 1, &u))
+			goto bad;
+		id->template = u == 1;
+		return 0;
+	case ID_MAC: {
+		unsigned m[6];
+		char tail;
+
+		if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4],
+		           &m[5], &tail) != 6 ||
+		    strlen(val) != 17 || (m[0] & 1))
+			goto bad;
+		for (int i = 0; i < 6; i++)
+			id->mac[i] = (uint8_t)m[i];
+		id->has_mac = true;
+		return 0;
+	}
+	case ID_SEED: {
+		size_t n = strlen(val);
+
+		if (n == 0 || n % 2 || n / 2 > sizeof(id->seed))
+			goto bad;
+		for (size_t i = 0; i < n / 2; i++) {
+			unsigned b;
+
+			if (sscanf(val + 2 * i, "%2x", &b) != 1 ||
+			    !isxdigit((unsigned char)val[2 * i]) ||
+			    !isxdigit((unsigned char)val[2 * i + 1]))
+				goto bad;
+			id->seed[i] = (uint8_t)b;
+		}
+		id->seed_len = n / 2;
+		return 0;
+	}
+	case ID_TIME: {
+		char *end;
+		unsigned long long v;
+
+		if (val[0] < '0' || val[0] > '9')
+			goto bad;
+		errno = 0;
+		v = strtoull(val, &end, 10);
+		if (errno || *end)
+			goto bad;
+		id->time_ms = v;
+		return 0;
+	}
 	}
 bad:
 	snprintf(err, errlen, "invalid %s=%.80s", key, val);
@@ -549,7 +625,7 @@ static int identity_parse(struct identity *id, char *text, bool cmdline, char *e
 	need = ID_NAME;
 	if (!cmdline)
 		need |= ID_VERSION;
-	if (!id->probe)
+	if (!id->probe && !id->template)
 		need |= ID_INDEX | ID_IP | ID_PREFIX | ID_CONTROLLER;
 	if ((seen & need) != need) {
 		for (size_t k = 0; k < sizeof(id_keys) / sizeof(id_keys[0]); k++) {
@@ -573,8 +649,21 @@ static int identity_parse(struct identity *id, char *text, bool cmdline, char *e
 	return 0;
 }
 
+static int identity_load_from(struct agent *a, bool quiet);
+
 /* Loads the identity from $MC_AGENT_IDENTITY, fw_cfg or /proc/cmdline. */
 static int identity_load(struct agent *a)
+{
+	return identity_load_from(a, false);
+}
+
+/* The same, without logging failures (the template's polling loop). */
+static int identity_load_quiet(struct agent *a)
+{
+	return identity_load_from(a, true);
+}
+
+static int identity_load_from(struct agent *a, bool quiet)
 {
 	const char *env = getenv("MC_AGENT_IDENTITY");
 	const char *path = env != NULL ? env : AGENT_IDENTITY_PATH;
@@ -591,21 +680,25 @@ static int identity_load(struct agent *a)
 	if (n >= 0) {
 		rc = identity_parse(&id, buf, false, err, sizeof(err));
 		if (rc < 0)
-			agent_log(a, "identity %s: %s", path, err);
+			if (!quiet)
+				agent_log(a, "identity %s: %s", path, err);
 	} else if (env != NULL || n != -ENOENT) {
-		agent_log(a, "identity %s: read: %s", path, strerror((int)-n));
+		if (!quiet)
+			agent_log(a, "identity %s: read: %s", path, strerror((int)-n));
 		rc = (int)n;
 	} else {
 		n = read_small_file("/proc/cmdline", buf, AGENT_CMDLINE_MAX);
 		if (n < 0) {
-			agent_log(a, "identity: no %s and /proc/cmdline unreadable: %s",
-			          AGENT_IDENTITY_PATH, strerror((int)-n));
+			if (!quiet)
+				agent_log(a, "identity: no %s and /proc/cmdline unreadable: %s",
+				          AGENT_IDENTITY_PATH, strerror((int)-n));
 			rc = (int)n;
 		} else {
 			rc = identity_parse(&id, buf, true, err, sizeof(err));
 			if (rc < 0)
-				agent_log(a, "identity: no %s; kernel command line: %s",
-				          AGENT_IDENTITY_PATH, err);
+				if (!quiet)
+					agent_log(a, "identity: no %s; kernel command line: %s",
+					          AGENT_IDENTITY_PATH, err);
 		}
 	}
 	free(buf);
@@ -688,6 +781,14 @@ static int net_setup(struct agent *a)
 		if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 || errno != ENODEV)
 			break;
 		usleep(50 * 1000);
+	}
+	if (id->has_mac) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+		ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+		memcpy(ifr.ifr_hwaddr.sa_data, id->mac, 6);
+		if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
+			agent_log(a, "network: eth0 mac: %s", strerror(errno));
 	}
 	mask.s_addr = htonl(id->prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> id->prefix));
 	memset(&ifr, 0, sizeof(ifr));
@@ -1409,6 +1510,55 @@ static uint32_t random_boot_id(void)
 }
 
 /*
+ * A template sits here, idle, until the controller saves it. Every clone
+ * resumes inside this loop with its own fw_cfg identity (same size, so the
+ * sysfs entry the template found still covers it) and leaves as soon as the
+ * identity no longer says template=1. Returns 0 or a negative errno.
+ */
+static int await_clone(struct agent *a)
+{
+	static const char line[] = "microcosm-agent template-ready\n";
+	const struct timespec tick = {0, 20 * 1000 * 1000};
+
+	if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
+		agent_log(a, "template line: %s", strerror(errno));
+	for (;;) {
+		struct identity saved = a->id;
+
+		nanosleep(&tick, NULL);
+		reap_children(a);
+		if (identity_load_quiet(a) == 0 && !a->id.template)
+			return 0;
+		a->id = saved;
+	}
+}
+
+/*
+ * Mixes the controller's per-guest seed into the kernel's entropy pool
+ * (clones of one template start with identical RNG state) and sets the wall
+ * clock from the controller's (a clone's clock is the template's).
+ */
+static void apply_seed_and_clock(struct agent *a)
+{
+	if (a->id.seed_len > 0) {
+		int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (write(fd, a->id.seed, a->id.seed_len) < 0)
+				agent_log(a, "seed: %s", strerror(errno));
+			close(fd);
+		}
+	}
+	if (a->setup && a->id.time_ms > 0) {
+		struct timespec ts = {(time_t)(a->id.time_ms / 1000),
+		                      (long)(a->id.time_ms % 1000) * 1000000};
+
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			agent_log(a, "set clock: %s", strerror(errno));
+	}
+}
+
+/*
  * Everything the agent does, in order. Returns 0 when it should end
  * normally (SHUTDOWN, probe done, SIGTERM) or a negative errno on a fatal
  * error; main() decides what ending means (power off as PID 1).
@@ -1437,7 +1587,14 @@ static int agent_run(struct agent *a)
 		agent_log(a, "no valid identity");
 		return rc;
 	}
+	if (a->id.template) {
+		rc = await_clone(a);
+		if (rc < 0)
+			return rc;
+	}
+	apply_seed_and_clock(a);
 	if (a->setup) {
+		mount_data(a);
 		rc = net_setup(a);
 		if (rc < 0 && !a->id.probe) {
 			agent_log(a, "network setup failed");
@@ -1447,6 +1604,12 @@ static int agent_run(struct agent *a)
 	if (uname(&un) == 0)
 		snprintf(a->kernel, sizeof(a->kernel), "%s", un.release);
 	a->boot_id = random_boot_id();
+	if (a->id.seed_len >= sizeof(a->boot_id)) {
+		uint32_t s4;
+
+		memcpy(&s4, a->id.seed, sizeof(s4));
+		a->boot_id ^= s4; /* clones share the template's RNG state until reseeded */
+	}
 
 	/* The controller's accelerator probe waits for exactly this line. */
 	{
