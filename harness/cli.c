@@ -19,9 +19,13 @@ const char mc_up_usage[] =
         "      --accel A          auto | kvm | tcg (default auto: KVM only if a probe boot works)\n"
         "      --kernel K         project | cloud: boot the project kernel or Debian's cloud "
         "kernel\n"
-        "      --parallel P       guests booting at once (default 2 x host CPUs)\n"
+        "      --spawn MODE       clone (default: from a booted template) | boot (cold boot each)\n"
+        "      --density          QEMU without ASLR and with KSM merging: less memory per guest,\n"
+        "                         weaker isolation between guests (see docs/density.md)\n"
+        "      --parallel P       guests starting at once (default 2 x CPUs boot, 8 x CPUs clone)\n"
         "      --boot-timeout T   per-guest boot deadline, e.g. 120s (default 180s)\n"
-        "      --heartbeat T      agent heartbeat period (default 1000ms)\n"
+        "      --heartbeat T      agent heartbeat period (default 1s up to 100 guests, then\n"
+        "                         10 ms per guest, at most 30s)\n"
         "      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
         "      --tb-size MIB      TCG translation buffer per guest (default 16)\n"
         "      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
@@ -72,6 +76,8 @@ enum {
 	OPT_TABLE,
 	OPT_JSON,
 	OPT_FORCE,
+	OPT_SPAWN,
+	OPT_DENSITY,
 };
 
 static void common_defaults(struct mc_common_opts *c)
@@ -155,6 +161,8 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	        {"hb-timeout", required_argument, NULL, OPT_HB_TIMEOUT},
 	        {"tb-size", required_argument, NULL, OPT_TB},
 	        {"foreground", no_argument, NULL, OPT_FOREGROUND},
+	        {"spawn", required_argument, NULL, OPT_SPAWN},
+	        {"density", no_argument, NULL, OPT_DENSITY},
 	        {"quiet", no_argument, NULL, 'q'},
 	        COMMON_LONGOPTS,
 	        {NULL, 0, NULL, 0},
@@ -169,7 +177,8 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	snprintf(o->accel, sizeof(o->accel), "auto");
 	snprintf(o->kernel, sizeof(o->kernel), "project");
 	o->boot_timeout_ms = 180000;
-	o->hb_ms = 1000;
+	o->hb_ms = 0; /* chosen from N after parsing */
+	o->clone = 1;
 	o->tb_mib = 16;
 	optind = 0;
 	opterr = 0;
@@ -240,6 +249,14 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 		case OPT_FOREGROUND:
 			o->foreground = 1;
 			break;
+		case OPT_SPAWN:
+			if (strcmp(optarg, "clone") && strcmp(optarg, "boot"))
+				return bad("up", "--spawn", optarg, "want clone or boot");
+			o->clone = strcmp(optarg, "clone") == 0;
+			break;
+		case OPT_DENSITY:
+			o->density = 1;
+			break;
 		case 'q':
 			o->quiet = 1;
 			break;
@@ -261,6 +278,9 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 		fprintf(stderr, "microcosm up: -n N is required (see microcosm up --help)\n");
 		return -EINVAL;
 	}
+	/* Heartbeats grow with the fleet: about 100 per second reach the controller. */
+	if (o->hb_ms == 0)
+		o->hb_ms = o->n <= 100 ? 1000 : (o->n * 10 > 30000 ? 30000 : o->n * 10);
 	if (o->hb_timeout_ms == 0)
 		o->hb_timeout_ms = 3 * o->hb_ms;
 	if (o->hb_timeout_ms <= o->hb_ms)

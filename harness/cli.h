@@ -26,6 +26,8 @@ struct mc_up_opts {
 	uint64_t hb_timeout_ms;   /* silence after which a guest is failed; 0 = 3 x hb */
 	unsigned tb_mib;          /* TCG translation buffer per guest */
 	int foreground;           /* keep the controller in this process */
+	int clone;                /* spawn: 1 = clone from a booted template, 0 = cold boot */
+	int density;              /* ASLR off + KSM for the emulators (weaker isolation) */
 	int quiet;                /* no progress line */
 };
 

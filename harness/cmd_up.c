@@ -16,7 +16,9 @@
 #include "commands.h"
 #include "controller.h"
 #include "log.h"
+#include "template.h"
 #include "util.h"
+#include "vmm.h"
 
 #define HOST_RESERVE_MIB 1024 /* memory left to the host beyond the guests */
 
@@ -249,7 +251,9 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	cfg->n = o.n;
 	cfg->mem_mib = o.mem_mib;
 	cfg->vcpus = o.vcpus;
-	cfg->parallel = o.parallel ? o.parallel : 2 * (unsigned)mc_host_ncpus();
+	cfg->parallel = o.parallel ? o.parallel : (o.clone ? 8u : 2u) * (unsigned)mc_host_ncpus();
+	cfg->clone = o.clone;
+	cfg->density = o.density;
 	cfg->boot_timeout_ms = o.boot_timeout_ms;
 	cfg->hb_ms = o.hb_ms;
 	cfg->hb_timeout_ms = o.hb_timeout_ms;
@@ -257,6 +261,32 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	if (mc_accel_cmdline(cfg->accel, mc_host_tsc_khz(), cfg->cmdline, sizeof(cfg->cmdline))) {
 		fprintf(stderr, "microcosm up: kernel command line too long\n");
 		return 1;
+	}
+	if (o.clone) {
+		struct mc_template_spec ts = {
+		        .ops = &mc_vmm_qemu_ops,
+		        .qemu = cfg->qemu,
+		        .machine = cfg->machine,
+		        .accel = cfg->accel,
+		        .kernel = cfg->kernel,
+		        .initrd = cfg->initrd,
+		        .cmdline = cfg->cmdline,
+		        .base_image = cfg->base_image,
+		        .vcpus = cfg->vcpus,
+		        .mem_mib = cfg->mem_mib,
+		        .tb_mib = cfg->tb_mib,
+		};
+		struct mc_template t;
+		int built;
+
+		if (mc_template_ensure(mc_assets_cache_dir(), &ts, &t, &built, o.quiet, err,
+		                       sizeof(err)) < 0) {
+			fprintf(stderr, "microcosm up: template: %s\n", err);
+			return 1;
+		}
+		snprintf(cfg->tpl_key, sizeof(cfg->tpl_key), "%s", t.key);
+		snprintf(cfg->tpl_memory, sizeof(cfg->tpl_memory), "%s", t.memory);
+		snprintf(cfg->tpl_state, sizeof(cfg->tpl_state), "%s", t.state);
 	}
 	if ((r = mc_mkdir_p(dir, 0700)) < 0) {
 		fprintf(stderr, "microcosm up: create state dir %s: %s\n", dir, strerror(-r));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "mc_proto.h"
 #include "net.h"
 #include "overlay.h"
+#include "template.h"
 #include "util.h"
 #include "vm.h"
 #include "vmm.h"
@@ -99,7 +101,8 @@ struct ctl {
 	uint32_t next_exec_id, next_job_id;
 	int64_t started_ms, all_ready_ms;
 	unsigned long dropped_msgs;
-	uint8_t *sendbuf; /* MC_PROTO_MAX_MSG bytes for encoding */
+		uint8_t *sendbuf; /* MC_PROTO_MAX_MSG bytes for encoding */
+	char blank[PATH_MAX + 32]; /* empty overlay copied for each guest */
 };
 
 /* ---------- CLI replies ---------- */
@@ -244,8 +247,15 @@ static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
 {
 	struct guest *g = arg;
 	struct ctl *c = g->ctl;
-	struct job *j = g->op_job;
+		struct job *j = g->op_job;
 
+	if (strcmp(op, "restore") == 0) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "restore from template: %s", desc ? desc : "failed");
+		transition(c, g, MC_VM_EV_ERROR, why);
+		return;
+	}
 	if (strcmp(op, "pause") == 0 && !err) {
 		transition(c, g, MC_VM_EV_PAUSE, NULL);
 	} else if (strcmp(op, "resume") == 0 && !err) {
@@ -290,18 +300,24 @@ static void epoll_sync(struct ctl *c, struct guest *g)
 
 /* ---------- starting guests ---------- */
 
+/* The guest's identity, read by its agent through fw_cfg. The seed makes
+ * clones of one template differ in their random state; time_ms sets their
+ * clock (a clone wakes up with its template's). */
 static int write_identity(struct ctl *c, struct guest *g, const char *path)
 {
-	char buf[512];
-	char ctl_ip[16];
-	int n;
+	char buf[MC_IDENTITY_SIZE], ctl_ip[16], seed[33];
+	unsigned char raw[16];
 
-	n = snprintf(buf, sizeof(buf),
-	             "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\ncontroller=tcp://%s:%d\n"
-	             "heartbeat_ms=%llu\n",
-	             g->name, g->index, g->ip, MC_NET_PREFIX, mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
-	             MC_NET_CTL_PORT, (unsigned long long)c->cfg->hb_ms);
-	return mc_write_file_atomic(path, buf, (size_t)n, 0644);
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(seed + 2 * i, 3, "%02x", raw[i]);
+	snprintf(buf, sizeof(buf),
+		 "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\nmac=%s\ncontroller=tcp://%s:%d\n"
+		 "heartbeat_ms=%llu\nseed=%s\ntime_ms=%lld\n",
+		 g->name, g->index, g->ip, MC_NET_PREFIX, g->mac, mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
+		 MC_NET_CTL_PORT, (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
+	return mc_identity_write(path, buf);
 }
 
 static void start_guest(struct ctl *c, struct guest *g)
@@ -320,7 +336,7 @@ static void start_guest(struct ctl *c, struct guest *g)
 	snprintf(ident, sizeof(ident), "%s/identity", g->dir);
 	snprintf(console, sizeof(console), "%s/console.log", g->dir);
 	snprintf(log, sizeof(log), "%s/qemu.log", g->dir);
-	if ((err = mc_overlay_create(cfg->base_image, disk)) < 0) {
+		if ((err = mc_overlay_copy(c->blank, disk)) < 0) {
 		snprintf(why, sizeof(why), "create overlay %s: %s", disk, strerror(-err));
 		goto fail;
 	}
@@ -348,8 +364,15 @@ static void start_guest(struct ctl *c, struct guest *g)
 	spec.identity = ident;
 	spec.console_log = console;
 	spec.log = log;
-	spec.tap_fd = g->tap_fd;
+		spec.tap_fd = g->tap_fd;
 	spec.mac = g->mac;
+	if (cfg->clone) {
+		spec.mem_path = cfg->tpl_memory;
+		spec.mem_share = 0; /* private copy-on-write view of the template's RAM */
+		spec.incoming = cfg->tpl_state;
+	}
+	spec.no_aslr = cfg->density;
+	spec.ksm = cfg->density;
 	g->be = mc_vmm_qemu_ops.create(&spec, &vmm_hooks, g);
 	if (!g->be) {
 		snprintf(why, sizeof(why), "back end refused the guest");
@@ -1052,6 +1075,12 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (c->sigfd < 0 || c->epfd < 0) {
 		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
+		return -1;
+	}
+		snprintf(c->blank, sizeof(c->blank), "%s/blank.qcow2", cfg->dir);
+	if ((fd = mc_overlay_create(cfg->base_image, c->blank)) < 0) {
+		snprintf(why, whylen, "overlay %s on %s: %s", c->blank, cfg->base_image,
+			 strerror(-fd));
 		return -1;
 	}
 	if ((fd = mc_net_enter_ns(cfg->netns)) < 0) {

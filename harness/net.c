@@ -170,10 +170,9 @@ void mc_net_forget_ns(const char *name)
 	unlink(path);
 }
 
-int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
+int mc_net_tap_create(const char *ifname, int *out)
 {
 	struct ifreq ifr;
-	char path[128];
 	unsigned ifindex;
 	int fd, err;
 
@@ -195,6 +194,23 @@ int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
 	err = link_up(ifindex);
 	if (err)
 		goto fail;
+	*out = fd;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
+{
+	char path[128];
+	unsigned ifindex;
+	int fd, err;
+
+	err = mc_net_tap_create(ifname, &fd);
+	if (err)
+		return err;
+	ifindex = if_nametoindex(ifname);
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/proxy_arp", ifname);
 	err = write_sysctl(path, "1");
 	if (err)

@@ -48,6 +48,10 @@ int mc_net_enter_ns(const char *name);
  * process). Safe to call when it does not exist. */
 void mc_net_forget_ns(const char *name);
 
+/* Creates tap ifname and brings it up, nothing else (a template's NIC needs
+ * a back end but never carries traffic). *fd as for mc_net_tap_open. */
+int mc_net_tap_create(const char *ifname, int *fd);
+
 /*
  * Creates tap ifname, brings it up, turns on proxy ARP and adds a /32 route
  * to guest_addr through it. On success *fd is the open tap (caller owns;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ struct vm_qemu {
 	char *log;        /* emulator stdout/stderr file */
 	int tap_fd;       /* borrowed from the fleet */
 	int no_aslr, ksm; /* density settings for the child */
+	char *incoming;   /* state file to restore, NULL for a cold boot */
 	pid_t pid;
 	struct mc_qmp *qmp;
 	const struct mc_vmm_hooks *hooks;
@@ -86,11 +88,9 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 		    (unsigned long long)s->mem_mib, s->mem_path, s->mem_share ? "on" : "off");
 	}
 	if (s->incoming) {
-		/* The template's RAM is the shared file: only device state travels. */
-		add(&b, "-global");
-		add(&b, "migration.x-ignore-shared=on");
+		/* Restored over QMP once capabilities are set (see qemu_start). */
 		add(&b, "-incoming");
-		add(&b, "exec:cat '%s'", s->incoming);
+		add(&b, "defer");
 	}
 	add(&b, "-accel");
 	if (kvm)
@@ -145,9 +145,22 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 	return b.err ? b.err : b.argc;
 }
 
+static void on_restore_reply(void *arg, json_t *ret, const char *cls, const char *desc);
+
 static void on_qmp_event(void *arg, const char *event, json_t *data)
 {
 	struct vm_qemu *vm = arg;
+
+	if (vm->incoming && strcmp(event, "MIGRATION") == 0) {
+		const char *st = json_string_value(json_object_get(data, "status"));
+
+		/* An incoming guest stays paused once loaded: continue it. */
+		if (st && strcmp(st, "completed") == 0)
+			mc_qmp_send(vm->qmp, "cont", NULL, on_restore_reply, vm);
+		else if (st && strcmp(st, "failed") == 0 && vm->hooks->on_done)
+			vm->hooks->on_done(vm->arg, "restore", -EIO,
+			                   "loading the template state failed");
+	}
 
 	if (vm->hooks->on_event)
 		vm->hooks->on_event(vm->arg, event, data);
@@ -166,6 +179,7 @@ static void *qemu_create(const struct mc_vm_spec *spec, const struct mc_vmm_hook
 	vm->argv_buf = malloc(cap);
 	vm->tap_fd = spec->tap_fd;
 	vm->no_aslr = spec->no_aslr;
+	vm->incoming = spec->incoming ? strdup(spec->incoming) : NULL;
 	vm->ksm = spec->ksm;
 	vm->hooks = hooks;
 	vm->arg = arg;
@@ -227,6 +241,14 @@ static void child_exec(struct vm_qemu *vm, int qmp_fd, pid_t parent)
 	_exit(127);
 }
 
+static void on_restore_reply(void *arg, json_t *ret, const char *cls, const char *desc)
+{
+	struct vm_qemu *vm = arg;
+
+	if (!ret && vm->hooks->on_done)
+		vm->hooks->on_done(vm->arg, "restore", -EIO, desc ? desc : cls);
+}
+
 static int qemu_start(void *be)
 {
 	struct vm_qemu *vm = be;
@@ -254,6 +276,21 @@ static int qemu_start(void *be)
 		close(sv[0]);
 		kill(pid, SIGKILL);
 		return -ENOMEM;
+	}
+	if (vm->incoming) {
+		/* A clone: the template's RAM is the shared file, so only device state
+		 * travels; the guest runs as soon as it is loaded. Both commands wait
+		 * in the QMP queue until the greeting has been answered. */
+		char uri[PATH_MAX + 16];
+
+		snprintf(uri, sizeof(uri), "exec:cat '%s'", vm->incoming);
+		mc_qmp_send(vm->qmp, "migrate-set-capabilities",
+		            json_pack("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities", "capability",
+		                      "x-ignore-shared", "state", 1, "capability", "events",
+		                      "state", 1),
+		            on_restore_reply, vm);
+		mc_qmp_send(vm->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri),
+		            on_restore_reply, vm);
 	}
 	return 0;
 }
@@ -378,6 +415,7 @@ static void qemu_destroy(void **bep)
 	mc_qmp_destroy(&vm->qmp);
 	free(vm->name);
 	free(vm->log);
+	free(vm->incoming);
 	free(vm->argv_buf);
 	free(vm);
 }

@@ -40,6 +40,42 @@ int mc_overlay_create(const char *base, const char *path)
 	return 0;
 }
 
+int mc_overlay_copy(const char *blank, const char *path)
+{
+	struct stat st;
+	int in, out, err = 0;
+
+	in = open(blank, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	for (off_t left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			break;
+		}
+		left -= n;
+	}
+	close(in);
+	if (close(out) < 0 && !err)
+		err = -errno;
+	if (err)
+		unlink(path);
+	return err;
+}
+
 int mc_overlay_remove(const char *path)
 {
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;

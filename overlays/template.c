@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net.h"
 #include "overlay.h"
 #include "util.h"
 
@@ -187,8 +189,8 @@ static int console_has(const char *path, const char *needle)
 
 static const struct mc_vmm_hooks no_hooks;
 
-int mc_template_build(const char *cache_dir, const struct mc_template_spec *s,
-                      struct mc_template *t, int quiet, char *err, size_t errlen)
+static int build_here(const char *cache_dir, const struct mc_template_spec *s,
+                      struct mc_template *t, int quiet, int tap_fd, char *err, size_t errlen)
 {
 	char key[17], tmp[PATH_MAX], final[PATH_MAX], root[PATH_MAX];
 	char ident[PATH_MAX + 16], console[PATH_MAX + 16], log[PATH_MAX + 16], disk[PATH_MAX + 16];
@@ -239,8 +241,7 @@ int mc_template_build(const char *cache_dir, const struct mc_template_spec *s,
 	vs.identity = ident;
 	vs.console_log = console;
 	vs.log = log;
-	vs.tap_fd = -1;
-	vs.net_user = 1;
+	vs.tap_fd = tap_fd;
 	vs.mem_path = t->memory;
 	vs.mem_share = 1;
 	if (!quiet)
@@ -342,6 +343,68 @@ fail:
 		s->ops->destroy(&be);
 	mc_rm_rf(tmp);
 	return rc;
+}
+
+/*
+ * The template needs a NIC like its clones (same devices, same order), and
+ * every NIC needs a back end; a user-mode one would carry its own migration
+ * state. So the build runs in a child process in a private network
+ * namespace with a tap that carries nothing and vanishes with the child.
+ */
+int mc_template_build(const char *cache_dir, const struct mc_template_spec *s,
+                      struct mc_template *t, int quiet, char *err, size_t errlen)
+{
+	char key[17];
+	int pfd[2], status, rc;
+	ssize_t n;
+	pid_t pid;
+
+	if ((rc = mc_template_key(s, key)) < 0) {
+		snprintf(err, errlen, "template inputs: %s", strerror(-rc));
+		return rc;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		char why[512] = "";
+		int tap = -1;
+
+		close(pfd[0]);
+		if (unshare(CLONE_NEWNET) < 0) {
+			snprintf(why, sizeof(why), "private network namespace: %s",
+			         strerror(errno));
+			rc = -1;
+		} else if ((rc = mc_net_tap_create("mctpl", &tap)) < 0) {
+			snprintf(why, sizeof(why), "template tap: %s", strerror(-rc));
+		} else {
+			rc = build_here(cache_dir, s, t, quiet, tap, why, sizeof(why));
+		}
+		if (rc < 0 && write(pfd[1], why, strlen(why)) < 0)
+			rc = -1;
+		_exit(rc < 0 ? 1 : 0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, errlen - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "template build process ended with status 0x%x",
+			         (unsigned)status);
+		return -EIO;
+	}
+	return mc_template_lookup(cache_dir, key, t);
 }
 
 int mc_template_ensure(const char *cache_dir, const struct mc_template_spec *spec,
