@@ -101,7 +101,7 @@ struct ctl {
 	uint32_t next_exec_id, next_job_id;
 	int64_t started_ms, all_ready_ms;
 	unsigned long dropped_msgs;
-		uint8_t *sendbuf; /* MC_PROTO_MAX_MSG bytes for encoding */
+	uint8_t *sendbuf;          /* MC_PROTO_MAX_MSG bytes for encoding */
 	char blank[PATH_MAX + 32]; /* empty overlay copied for each guest */
 };
 
@@ -247,7 +247,7 @@ static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
 {
 	struct guest *g = arg;
 	struct ctl *c = g->ctl;
-		struct job *j = g->op_job;
+	struct job *j = g->op_job;
 
 	if (strcmp(op, "restore") == 0) {
 		char why[200];
@@ -313,10 +313,11 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(seed + 2 * i, 3, "%02x", raw[i]);
 	snprintf(buf, sizeof(buf),
-		 "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\nmac=%s\ncontroller=tcp://%s:%d\n"
-		 "heartbeat_ms=%llu\nseed=%s\ntime_ms=%lld\n",
-		 g->name, g->index, g->ip, MC_NET_PREFIX, g->mac, mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
-		 MC_NET_CTL_PORT, (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
+	         "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\nmac=%s\ncontroller=tcp://%s:%d\n"
+	         "heartbeat_ms=%llu\nseed=%s\ntime_ms=%lld\n",
+	         g->name, g->index, g->ip, MC_NET_PREFIX, g->mac,
+	         mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip), MC_NET_CTL_PORT,
+	         (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
 	return mc_identity_write(path, buf);
 }
 
@@ -336,7 +337,7 @@ static void start_guest(struct ctl *c, struct guest *g)
 	snprintf(ident, sizeof(ident), "%s/identity", g->dir);
 	snprintf(console, sizeof(console), "%s/console.log", g->dir);
 	snprintf(log, sizeof(log), "%s/qemu.log", g->dir);
-		if ((err = mc_overlay_copy(c->blank, disk)) < 0) {
+	if ((err = mc_overlay_copy(c->blank, disk)) < 0) {
 		snprintf(why, sizeof(why), "create overlay %s: %s", disk, strerror(-err));
 		goto fail;
 	}
@@ -364,12 +365,16 @@ static void start_guest(struct ctl *c, struct guest *g)
 	spec.identity = ident;
 	spec.console_log = console;
 	spec.log = log;
-		spec.tap_fd = g->tap_fd;
+	spec.tap_fd = g->tap_fd;
 	spec.mac = g->mac;
 	if (cfg->clone) {
 		spec.mem_path = cfg->tpl_memory;
 		spec.mem_share = 0; /* private copy-on-write view of the template's RAM */
 		spec.incoming = cfg->tpl_state;
+		/* Not the real kernel and initramfs: QEMU would hold a copy of both
+		 * in every clone's heap, and the clone never boots them. */
+		spec.kernel = cfg->tpl_stub;
+		spec.initrd = NULL;
 	}
 	spec.no_aslr = cfg->density;
 	spec.ksm = cfg->density;
@@ -1077,10 +1082,10 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
 		return -1;
 	}
-		snprintf(c->blank, sizeof(c->blank), "%s/blank.qcow2", cfg->dir);
+	snprintf(c->blank, sizeof(c->blank), "%s/blank.qcow2", cfg->dir);
 	if ((fd = mc_overlay_create(cfg->base_image, c->blank)) < 0) {
 		snprintf(why, whylen, "overlay %s on %s: %s", c->blank, cfg->base_image,
-			 strerror(-fd));
+		         strerror(-fd));
 		return -1;
 	}
 	if ((fd = mc_net_enter_ns(cfg->netns)) < 0) {

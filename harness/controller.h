@@ -26,11 +26,12 @@ struct mc_ctl_config {
 	uint64_t boot_timeout_ms;  /* QEMU start -> HELLO deadline */
 	uint64_t hb_ms;            /* heartbeat period the agents use */
 	uint64_t hb_timeout_ms;    /* silence that fails a guest */
-		unsigned tb_mib;           /* TCG translation buffer per guest, MiB */
+	unsigned tb_mib;           /* TCG translation buffer per guest, MiB */
 	int clone;                 /* 1: guests are clones of the template below */
 	char tpl_key[17];          /* template key */
 	char tpl_memory[PATH_MAX]; /* template RAM file (mapped private by each clone) */
 	char tpl_state[PATH_MAX];  /* template device state */
+	char tpl_stub[PATH_MAX];   /* stand-in kernel for clones */
 	int density;               /* emulators without ASLR, with KSM */
 };
 

@@ -78,6 +78,75 @@ static void fill_paths(const char *dir, struct mc_template *t)
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	snprintf(t->memory, sizeof(t->memory), "%s/memory", dir);
 	snprintf(t->state, sizeof(t->state), "%s/state", dir);
+	snprintf(t->stub_kernel, sizeof(t->stub_kernel), "%s/stub-kernel", dir);
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+int mc_template_write_stub_kernel(const char *path)
+{
+	enum { EHDR = 64, PHDR = 56, NOTE_OFF = EHDR + 2 * PHDR, NOTE_LEN = 20, CODE_OFF = 256 };
+	const uint64_t base = 0x100000; /* where a PVH kernel is loaded */
+	unsigned char f[CODE_OFF + 16] = {0};
+	unsigned char *ph;
+
+	/* ELF header: 64-bit, little-endian, executable, x86-64. */
+	memcpy(f, "\177ELF", 4);
+	f[4] = 2;
+	f[5] = 1;
+	f[6] = 1;
+	put16(f + 16, 2);
+	put16(f + 18, 62);
+	put32(f + 20, 1);
+	put64(f + 24, base + CODE_OFF);
+	put64(f + 32, EHDR);
+	put16(f + 52, EHDR);
+	put16(f + 54, PHDR);
+	put16(f + 56, 2);
+	/* PT_LOAD: the whole file at 1 MiB. */
+	ph = f + EHDR;
+	put32(ph, 1);
+	put32(ph + 4, 5);
+	put64(ph + 16, base);
+	put64(ph + 24, base);
+	put64(ph + 32, sizeof(f));
+	put64(ph + 40, sizeof(f));
+	put64(ph + 48, 4096);
+	/* PT_NOTE: XEN_ELFNOTE_PHYS32_ENTRY, which makes QEMU boot it the PVH way. */
+	ph += PHDR;
+	put32(ph, 4);
+	put32(ph + 4, 4);
+	put64(ph + 8, NOTE_OFF);
+	put64(ph + 16, base + NOTE_OFF);
+	put64(ph + 24, base + NOTE_OFF);
+	put64(ph + 32, NOTE_LEN);
+	put64(ph + 40, NOTE_LEN);
+	put64(ph + 48, 4);
+	put32(f + NOTE_OFF, 4);
+	put32(f + NOTE_OFF + 4, 4);
+	put32(f + NOTE_OFF + 8, 18);
+	memcpy(f + NOTE_OFF + 12, "Xen", 4);
+	put32(f + NOTE_OFF + 16, (uint32_t)(base + CODE_OFF));
+	f[CODE_OFF] = 0xf4;     /* hlt */
+	f[CODE_OFF + 1] = 0xeb; /* jmp . - 1 */
+	f[CODE_OFF + 2] = 0xfd;
+	return mc_write_file_atomic(path, f, sizeof(f), 0644);
 }
 
 int mc_template_lookup(const char *cache_dir, const char *key, struct mc_template *t)
@@ -98,7 +167,8 @@ int mc_template_lookup(const char *cache_dir, const char *key, struct mc_templat
 	if ((p = strstr(text, "built_at=")))
 		t->built_at = strtoll(p + 9, NULL, 10);
 	free(text);
-	if (access(t->memory, R_OK) < 0 || access(t->state, R_OK) < 0)
+	if (access(t->memory, R_OK) < 0 || access(t->state, R_OK) < 0 ||
+	    access(t->stub_kernel, R_OK) < 0)
 		return -ENOENT;
 	return 0;
 }
@@ -302,6 +372,10 @@ static int build_here(const char *cache_dir, const struct mc_template_spec *s,
 		pump(s->ops, be, 20);
 	}
 	sync_cmd(s->ops, be, "quit", NULL, 5000, &r);
+	if ((rc = mc_template_write_stub_kernel(t->stub_kernel)) < 0) {
+		snprintf(err, errlen, "write %s: %s", t->stub_kernel, strerror(-rc));
+		goto fail;
+	}
 	s->ops->destroy(&be); /* reaps */
 	unlink(disk);
 	unlink(ident);

@@ -38,13 +38,14 @@ struct mc_template_spec {
 };
 
 struct mc_template {
-	char key[17];          /* 16 hex digits */
-	char dir[PATH_MAX];    /* <cache>/templates/<key> */
-	char memory[PATH_MAX]; /* the RAM file clones map */
-	char state[PATH_MAX];  /* the saved device state */
-	uint64_t mem_mib;      /* guest RAM, MiB */
-	int64_t build_ms;      /* how long building it took */
-	int64_t built_at;      /* Unix time it was built */
+	char key[17];               /* 16 hex digits */
+	char dir[PATH_MAX];         /* <cache>/templates/<key> */
+	char memory[PATH_MAX];      /* the RAM file clones map */
+	char state[PATH_MAX];       /* the saved device state */
+	char stub_kernel[PATH_MAX]; /* stand-in kernel clones start with */
+	uint64_t mem_mib;           /* guest RAM, MiB */
+	int64_t build_ms;           /* how long building it took */
+	int64_t built_at;           /* Unix time it was built */
 };
 
 /* Computes the key of spec (inputs' names, sizes and mtimes, and every
@@ -67,6 +68,15 @@ int mc_template_build(const char *cache_dir, const struct mc_template_spec *spec
 /* Looks the template up and builds it if missing. *built says which. */
 int mc_template_ensure(const char *cache_dir, const struct mc_template_spec *spec,
                        struct mc_template *t, int *built, int quiet, char *err, size_t errlen);
+
+/*
+ * Writes a stand-in kernel for clones to path: a minimal ELF64 with the PVH
+ * entry note, so QEMU registers the same fw_cfg files as for the template
+ * (the identity keeps its selector) but keeps ≈1 KB instead of the whole
+ * kernel and initramfs in every clone's heap. Clones never run it: their
+ * RAM is the template's. Returns 0 or -errno.
+ */
+int mc_template_write_stub_kernel(const char *path);
 
 /* Calls fn for every complete template under cache_dir. Returns the count. */
 int mc_template_list(const char *cache_dir, void (*fn)(void *arg, const struct mc_template *t),

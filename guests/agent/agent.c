@@ -304,15 +304,25 @@ static void setup_filesystems(struct agent *a)
  * template must not mount it, since its clones get disks of their own and
  * would inherit a mounted file system that is not theirs.
  */
-static void mount_data(struct agent *a)
+static void mount_data(struct agent *a, bool ro)
 {
 	if (access("/dev/vda", F_OK) == 0) {
 		if (mkdir("/data", 0755) < 0 && errno != EEXIST)
 			agent_log(a, "mkdir /data: %s", strerror(errno));
-		if (mount("/dev/vda", "/data", "ext4", 0, NULL) < 0 && errno != EBUSY)
+		/* A template mounts read-only: nothing is written, so every clone's
+		 * disk (a fresh overlay of the same base) matches what the cloned
+		 * kernel believes is on it, and the clone only remounts it rw. */
+		if (mount("/dev/vda", "/data", "ext4", ro ? MS_RDONLY : 0, NULL) < 0 &&
+		    errno != EBUSY)
 			agent_log(a, "mount /dev/vda on /data: %s (continuing without /data)",
 			          strerror(errno));
 	}
+}
+
+static void remount_data_rw(struct agent *a)
+{
+	if (access("/dev/vda", F_OK) == 0 && mount("/dev/vda", "/data", NULL, MS_REMOUNT, NULL) < 0)
+		agent_log(a, "remount /data rw: %s", strerror(errno));
 }
 
 /*
@@ -1352,6 +1362,19 @@ static void handle_socket_in(struct agent *a)
 
 /* ---- main loop ---- */
 
+/* Creates the ZeroMQ context (and its I/O threads) ahead of the identity:
+ * a template does it before it is saved, so clones start with it. */
+static int zmq_prepare(struct agent *a)
+{
+	if (a->zctx == NULL)
+		a->zctx = zmq_ctx_new();
+	if (a->zctx == NULL) {
+		agent_log(a, "zmq context: %s", zmq_strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int zmq_setup(struct agent *a)
 {
 	int linger = AGENT_LINGER_MS, one = 1, hwm = AGENT_HWM, ivl = AGENT_RECONNECT_MS;
@@ -1361,8 +1384,7 @@ static int zmq_setup(struct agent *a)
 	int err;
 
 	what = "context";
-	a->zctx = zmq_ctx_new();
-	if (a->zctx == NULL)
+	if (zmq_prepare(a) < 0)
 		goto fail;
 	what = "socket";
 	a->sock = zmq_socket(a->zctx, ZMQ_DEALER);
@@ -1588,13 +1610,22 @@ static int agent_run(struct agent *a)
 		return rc;
 	}
 	if (a->id.template) {
+		/* Everything that costs a clone translation time is done here, once. */
+		if (a->setup)
+			mount_data(a, true);
+		rc = zmq_prepare(a);
+		if (rc < 0)
+			return rc;
 		rc = await_clone(a);
 		if (rc < 0)
 			return rc;
+		if (a->setup)
+			remount_data_rw(a);
+	} else if (a->setup) {
+		mount_data(a, false);
 	}
 	apply_seed_and_clock(a);
 	if (a->setup) {
-		mount_data(a);
 		rc = net_setup(a);
 		if (rc < 0 && !a->id.probe) {
 			agent_log(a, "network setup failed");
