@@ -10,17 +10,17 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "admit.h"
 #include "assets.h"
 #include "cli.h"
 #include "client.h"
 #include "commands.h"
 #include "controller.h"
 #include "log.h"
+#include "resolve.h"
 #include "template.h"
 #include "util.h"
 #include "vmm.h"
-
-#define HOST_RESERVE_MIB 1024 /* memory left to the host beyond the guests */
 
 static volatile sig_atomic_t interrupted;
 
@@ -28,32 +28,6 @@ static void on_sigint(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-static int find_in_path(const char *prog, char *out, size_t cap)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		snprintf(out, cap, "%s/%s", d, prog);
-		if (access(out, X_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
-
-/* Estimated host memory per cold-booted guest, MiB: the RAM a minimal guest
- * touches (≈35 MiB whatever -m is) + the TCG translation buffer + QEMU
- * itself. DESIGN.md measured 58-74 MiB PSS at tb-size 32. */
-static uint64_t per_guest_mib(const struct mc_up_opts *o, const char *accel)
-{
-	uint64_t touched = o->mem_mib < 40 ? o->mem_mib : 40;
-
-	return touched + 24 + (strcmp(accel, "tcg") == 0 ? o->tb_mib : 0);
 }
 
 static void print_progress(json_t *st, int final, int tty, int64_t t0)
@@ -172,9 +146,8 @@ int cmd_up(int argc, char **argv)
 static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 {
 	struct mc_up_opts o = *op;
-	struct mc_assets a;
 	char err[1024], dir[PATH_MAX], path[PATH_MAX + 32];
-	uint64_t avail, need, per;
+	struct mc_cost cost;
 	int r, pipefd[2], notready, n = 0;
 	pid_t pid;
 	FILE *fp;
@@ -184,12 +157,7 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 		                "taps and routes)\n");
 		return 1;
 	}
-	if (find_in_path("qemu-system-x86_64", cfg->qemu, sizeof(cfg->qemu)) < 0) {
-		fprintf(stderr, "microcosm up: no QEMU: qemu-system-x86_64 is not in PATH (install "
-		                "it with scripts/setup.sh or apt-get install qemu-system-x86)\n");
-		return 1;
-	}
-	if (mc_assets_load(mc_assets_cache_dir(), &a, err, sizeof(err)) < 0) {
+	if (mc_up_resolve(&o, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "microcosm up: %s\n", err);
 		return 1;
 	}
@@ -207,47 +175,23 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 		        o.c.cluster, dir);
 		mc_cluster_cleanup_stale(&o.c);
 	}
-	/* Accelerator: KVM only when a probe boot reaches the agent. */
-	if (mc_accel_choose(o.accel, cfg->qemu, &a, mc_assets_cache_dir(), cfg->accel,
-	                    cfg->accel_why, sizeof(cfg->accel_why)) < 0) {
-		fprintf(stderr, "microcosm up: no usable accelerator: %s\n", cfg->accel_why);
+	/* Admission: measured cost of this kind of guest (or a conservative
+	 * estimate before the first measurement), checked before anything starts. */
+	mc_cost_key(cfg->cost_key, sizeof(cfg->cost_key), o.clone, cfg->accel, o.tb_mib, o.density,
+	            o.mem_mib);
+	snprintf(cfg->cache_dir, sizeof(cfg->cache_dir), "%s", mc_assets_cache_dir());
+	mc_cost_load(cfg->cache_dir, cfg->cost_key, o.clone, cfg->accel, o.tb_mib, o.mem_mib,
+	             &cost);
+	if (mc_admit(o.n, &cost, mc_host_mem_available_mib(), mc_host_ncpus(), err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "microcosm up: %s\n", err);
 		return 1;
 	}
-	per = per_guest_mib(&o, cfg->accel);
-	need = (uint64_t)o.n * per + HOST_RESERVE_MIB;
-	avail = mc_host_mem_available_mib();
-	if (avail && need > avail) {
-		fprintf(stderr,
-		        "microcosm up: not enough memory for %u guests: need ≈%llu MiB (%llu MiB "
-		        "per guest + %d MiB kept for the host), the host has %llu MiB available; "
-		        "at most %llu guests fit\n",
-		        o.n, (unsigned long long)need, (unsigned long long)per, HOST_RESERVE_MIB,
-		        (unsigned long long)avail,
-		        (unsigned long long)(avail > HOST_RESERVE_MIB
-		                                     ? (avail - HOST_RESERVE_MIB) / per
-		                                     : 0));
-		return 1;
-	}
-	if (strcmp(o.kernel, "cloud") == 0) {
-		if (!a.cloud_kernel[0] || access(a.cloud_kernel, R_OK) < 0) {
-			fprintf(stderr,
-			        "microcosm up: --kernel cloud: Debian's cloud kernel is not "
-			        "installed (apt-get install linux-image-cloud-amd64)\n");
-			return 1;
-		}
-		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.cloud_kernel);
-		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "debian-cloud");
-		snprintf(cfg->machine, sizeof(cfg->machine), "%s", a.cloud_machine);
-	} else {
-		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.kernel);
-		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "%s", a.kernel_kind);
-		snprintf(cfg->machine, sizeof(cfg->machine), "%s", a.kernel_machine);
-	}
+	if (!o.quiet)
+		fprintf(stderr, "up: admission: %s\n", err);
 	snprintf(cfg->cluster, sizeof(cfg->cluster), "%s", o.c.cluster);
 	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
 	mc_cluster_netns(&o.c, cfg->netns, sizeof(cfg->netns));
-	snprintf(cfg->initrd, sizeof(cfg->initrd), "%s", a.initrd);
-	snprintf(cfg->base_image, sizeof(cfg->base_image), "%s", a.base_image);
 	cfg->n = o.n;
 	cfg->mem_mib = o.mem_mib;
 	cfg->vcpus = o.vcpus;
@@ -258,29 +202,14 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	cfg->hb_ms = o.hb_ms;
 	cfg->hb_timeout_ms = o.hb_timeout_ms;
 	cfg->tb_mib = o.tb_mib;
-	if (mc_accel_cmdline(cfg->accel, mc_host_tsc_khz(), cfg->cmdline, sizeof(cfg->cmdline))) {
-		fprintf(stderr, "microcosm up: kernel command line too long\n");
-		return 1;
-	}
 	if (o.clone) {
-		struct mc_template_spec ts = {
-		        .ops = &mc_vmm_qemu_ops,
-		        .qemu = cfg->qemu,
-		        .machine = cfg->machine,
-		        .accel = cfg->accel,
-		        .kernel = cfg->kernel,
-		        .initrd = cfg->initrd,
-		        .cmdline = cfg->cmdline,
-		        .base_image = cfg->base_image,
-		        .vcpus = cfg->vcpus,
-		        .mem_mib = cfg->mem_mib,
-		        .tb_mib = cfg->tb_mib,
-		};
+		struct mc_template_spec ts;
 		struct mc_template t;
 		int built;
 
-		if (mc_template_ensure(mc_assets_cache_dir(), &ts, &t, &built, o.quiet, err,
-		                       sizeof(err)) < 0) {
+		mc_up_template_spec(cfg, &ts);
+		if (mc_template_ensure(cfg->cache_dir, &ts, &t, &built, o.quiet, err, sizeof(err)) <
+		    0) {
 			fprintf(stderr, "microcosm up: template: %s\n", err);
 			return 1;
 		}

@@ -19,7 +19,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "admit.h"
 #include "cli.h"
+#include "ksm.h"
 #include "log.h"
 #include "mc_proto.h"
 #include "net.h"
@@ -103,6 +105,16 @@ struct ctl {
 	unsigned long dropped_msgs;
 	uint8_t *sendbuf;          /* MC_PROTO_MAX_MSG bytes for encoding */
 	char blank[PATH_MAX + 32]; /* empty overlay copied for each guest */
+	struct mc_ksm_saved ksm;   /* host KSM settings to restore (density setting) */
+	int64_t mem_checked_ms;    /* last MemAvailable reading */
+	uint64_t mem_avail_mib;    /* that reading */
+	struct {                   /* idle-cost measurement of live guests */
+		int64_t next_ms;   /* when to start the next one */
+		int64_t t0_ms;     /* start of the running one, 0 = none */
+		int n;
+		unsigned idx[64];
+		long long ticks[64];
+	} sample;
 };
 
 /* ---------- CLI replies ---------- */
@@ -954,6 +966,91 @@ static void begin_shutdown(struct ctl *c)
 	}
 }
 
+/* Whether the host is about to run short of memory (MemAvailable below half
+ * the admission reserve), read at most every 200 ms. */
+static int memory_low(struct ctl *c)
+{
+	int64_t now = mc_now_ms();
+
+	if (now - c->mem_checked_ms >= 200) {
+		c->mem_avail_mib = mc_host_mem_available_mib();
+		c->mem_checked_ms = now;
+	}
+	return c->mem_avail_mib && c->mem_avail_mib < MC_ADMIT_RESERVE_MIB / 2;
+}
+
+/* Stops spawning: every guest not started yet is failed, with the numbers. */
+static void refuse_rest(struct ctl *c)
+{
+	char why[160];
+	unsigned refused = 0;
+
+	snprintf(why, sizeof(why),
+	         "admission: not started, host memory low (%llu MiB available, %d MiB kept)",
+	         (unsigned long long)c->mem_avail_mib, MC_ADMIT_RESERVE_MIB / 2);
+	for (; c->next_start < c->n; c->next_start++, refused++)
+		transition(c, &c->g[c->next_start], MC_VM_EV_ERROR, why);
+	mc_err("controller: %u guests not started: %s", refused, why);
+}
+
+/* Measures idle guests (PSS, CPU over 10 s) and folds the result into the
+ * cost estimate the next admission decision uses. */
+static void measure_costs(struct ctl *c, unsigned ready)
+{
+	int64_t now = mc_now_ms();
+	struct mc_cost cost;
+	double pss = 0, cpu = 0;
+	int n = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (c->sample.t0_ms == 0) {
+		unsigned step;
+
+		if (c->booting || c->next_start < c->n || ready == 0 || now < c->sample.next_ms)
+			return;
+		step = ready > 64 ? c->n / 64 : 1;
+		c->sample.n = 0;
+		for (unsigned i = 0; i < c->n && c->sample.n < 64; i += step ? step : 1) {
+			struct guest *g = &c->g[i];
+
+			if (g->state != MC_VM_READY || g->pid <= 0)
+				continue;
+			c->sample.idx[c->sample.n] = i;
+			c->sample.ticks[c->sample.n++] = mc_proc_cpu_ticks(g->pid);
+		}
+		c->sample.t0_ms = now;
+		return;
+	}
+	if (now - c->sample.t0_ms < 10000)
+		return;
+	for (int k = 0; k < c->sample.n; k++) {
+		struct guest *g = &c->g[c->sample.idx[k]];
+		long long t;
+		long kib;
+
+		if (g->state != MC_VM_READY || g->pid <= 0)
+			continue; /* busy or gone: not an idle sample */
+		t = mc_proc_cpu_ticks(g->pid);
+		kib = mc_proc_pss_kib(g->pid);
+		if (t < 0 || kib < 0 || c->sample.ticks[k] < 0)
+			continue;
+		pss += (double)kib / 1024.0;
+		cpu += (double)(t - c->sample.ticks[k]) / (double)hz /
+		       ((double)(now - c->sample.t0_ms) / 1000.0) * 100.0;
+		n++;
+	}
+	c->sample.t0_ms = 0;
+	c->sample.next_ms = now + 60000;
+	if (n == 0)
+		return;
+	mc_cost_load(c->cfg->cache_dir, c->cfg->cost_key, c->cfg->clone, c->cfg->accel,
+	             c->cfg->tb_mib, c->cfg->mem_mib, &cost);
+	mc_cost_update(c->cfg->cache_dir, c->cfg->cost_key, &cost, pss / n, cpu / n, n);
+	mc_info("controller: measured %d idle guests: %.1f MiB PSS, %.3f%% of a core each "
+	        "(estimate now %.1f MiB, %.3f%%)",
+	        n, pss / n, cpu / n, cost.mem_mib, cost.cpu_pct);
+}
+
 /* Runs deadlines; returns the ms until the next one (capped). */
 static int tick(struct ctl *c)
 {
@@ -962,6 +1059,10 @@ static int tick(struct ctl *c)
 
 	while (!c->shutting_down && c->next_start < c->n && c->booting < c->cfg->parallel &&
 	       started < SPAWN_PER_TICK) {
+		if (memory_low(c)) {
+			refuse_rest(c);
+			break;
+		}
 		start_guest(c, &c->g[c->next_start++]);
 		started++;
 		now = mc_now_ms();
@@ -1022,8 +1123,12 @@ static int tick(struct ctl *c)
 			break;
 		}
 	}
-	if (!c->all_ready_ms && ready == c->n)
+	if (!c->all_ready_ms && ready == c->n) {
 		c->all_ready_ms = now;
+		c->sample.next_ms = now + 10000; /* let clones settle before measuring */
+	}
+	if (!c->shutting_down && c->cfg->cost_key[0])
+		measure_costs(c, ready);
 	if (c->shutting_down && live == 0)
 		c->done = 1;
 	return next > now ? (int)(next - now) : 0;
@@ -1082,6 +1187,8 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
 		return -1;
 	}
+	if (cfg->density && (fd = mc_ksm_enable(&c->ksm, 25)) < 0)
+		mc_warn("density: ksm unavailable (%s): memory will not be merged", strerror(-fd));
 	snprintf(c->blank, sizeof(c->blank), "%s/blank.qcow2", cfg->dir);
 	if ((fd = mc_overlay_create(cfg->base_image, c->blank)) < 0) {
 		snprintf(why, whylen, "overlay %s on %s: %s", c->blank, cfg->base_image,
@@ -1241,6 +1348,7 @@ out:
 	if (c->zctx)
 		zmq_ctx_term(c->zctx);
 	mc_net_forget_ns(cfg->netns);
+	mc_ksm_restore(&c->ksm);
 	if (c->sigfd >= 0)
 		close(c->sigfd);
 	if (c->epfd >= 0)
