@@ -9,6 +9,9 @@ int cmd_exec(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+
+extern const char mc_template_usage[];
 
 /* Shared by up and down: asks the controller to tear down and waits until
  * it has exited and its state dir is gone. Returns 0 or 1. */

@@ -18,6 +18,7 @@ static const struct {
         {"pause", cmd_pause, mc_pause_usage, "stop guests' vCPUs"},
         {"resume", cmd_resume, mc_resume_usage, "continue paused guests"},
         {"down", cmd_down, mc_down_usage, "stop a cluster and remove everything it created"},
+        {"template", cmd_template, mc_template_usage, "list, build or remove booted templates"},
 };
 
 static void usage(FILE *fp)

@@ -2,7 +2,7 @@
 # it_timeout.sh — a command that exceeds its timeout is killed and reported as such.
 . "$(dirname "$0")/lib.sh"
 
-up 2
+up 2 --spawn boot
 t0=$(date +%s%3N)
 set +e
 "$MC" exec --timeout 2s all -- sleep 60 2>/tmp/it-timeout.$$
