@@ -27,7 +27,7 @@ const char mc_up_usage[] =
         "      --heartbeat T      agent heartbeat period (default 1s up to 100 guests, then\n"
         "                         10 ms per guest, at most 30s)\n"
         "      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
-        "      --tb-size MIB      TCG translation buffer per guest (default 16)\n"
+        "      --tb-size MIB      TCG translation buffer per guest (default 8 clone, 16 boot)\n"
         "      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
         "  -q, --quiet            no progress line\n"
         "  -c, --cluster NAME     cluster name (default $MC_CLUSTER or 'default')\n"
@@ -179,7 +179,7 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	o->boot_timeout_ms = 180000;
 	o->hb_ms = 0; /* chosen from N after parsing */
 	o->clone = 1;
-	o->tb_mib = 16;
+	o->tb_mib = 0; /* chosen by spawn mode after parsing */
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:m:c:vqh", lo, NULL)) != -1) {
@@ -278,6 +278,10 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 		fprintf(stderr, "microcosm up: -n N is required (see microcosm up --help)\n");
 		return -EINVAL;
 	}
+	/* A clone's translation buffer holds little more than its start-up code: a
+	 * smaller one costs a few retranslations and saves memory per guest. */
+	if (o->tb_mib == 0)
+		o->tb_mib = o->clone ? 8 : 16;
 	/* Heartbeats grow with the fleet: about 100 per second reach the controller. */
 	if (o->hb_ms == 0)
 		o->hb_ms = o->n <= 100 ? 1000 : (o->n * 10 > 30000 ? 30000 : o->n * 10);

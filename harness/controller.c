@@ -330,6 +330,10 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	         g->name, g->index, g->ip, MC_NET_PREFIX, g->mac,
 	         mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip), MC_NET_CTL_PORT,
 	         (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
+	/* MC_IDENTITY_EXTRA adds agent debugging keys, e.g. "trace=1" (docs/protocol.md). */
+	if (getenv("MC_IDENTITY_EXTRA") &&
+	    strlen(buf) + strlen(getenv("MC_IDENTITY_EXTRA")) + 2 < sizeof(buf))
+		strcat(strcat(buf, getenv("MC_IDENTITY_EXTRA")), "\n");
 	return mc_identity_write(path, buf);
 }
 

@@ -68,6 +68,7 @@ struct identity {
 	uint8_t seed[32];     /* per-guest entropy from the controller */
 	size_t seed_len;      /* bytes in seed */
 	uint64_t time_ms;     /* host wall clock (ms since the epoch) when written; 0 = none */
+	bool trace;           /* print each start-up stage on the console (cost studies) */
 };
 
 /* One running command; a slot is free when !used. */
@@ -393,6 +394,7 @@ enum id_key {
 	ID_MAC = 1u << 10,
 	ID_SEED = 1u << 11,
 	ID_TIME = 1u << 12,
+	ID_TRACE = 1u << 13,
 };
 
 static const struct {
@@ -413,6 +415,7 @@ static const struct {
         {"mac", "mc.mac", ID_MAC},
         {"seed", NULL, ID_SEED},
         {"time_ms", NULL, ID_TIME},
+        {"trace", NULL, ID_TRACE},
 };
 
 /* Parses a decimal number in [min, max]: digits only, no sign, no spaces. */
@@ -507,6 +510,11 @@ static int identity_set(struct identity *id, unsigned bit, const char *key, cons
 		if (!parse_u32(val, 0, 1, &u))
 			goto bad;
 		id->probe = u == 1;
+		return 0;
+	case ID_TRACE:
+		if (!parse_u32(val, 0, 1, &u))
+			goto bad;
+		id->trace = u == 1;
 		return 0;
 	case ID_TEMPLATE:
 		if (!parse_u32(val, 0, 1, &u))
@@ -1372,6 +1380,13 @@ static int zmq_prepare(struct agent *a)
 		agent_log(a, "zmq context: %s", zmq_strerror(errno));
 		return -errno;
 	}
+	/* The first socket starts the context's I/O and reaper threads. */
+	if (a->sock == NULL)
+		a->sock = zmq_socket(a->zctx, ZMQ_DEALER);
+	if (a->sock == NULL) {
+		agent_log(a, "zmq socket: %s", zmq_strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
 
@@ -1387,7 +1402,6 @@ static int zmq_setup(struct agent *a)
 	if (zmq_prepare(a) < 0)
 		goto fail;
 	what = "socket";
-	a->sock = zmq_socket(a->zctx, ZMQ_DEALER);
 	if (a->sock == NULL)
 		goto fail;
 	what = "options";
@@ -1555,6 +1569,20 @@ static int await_clone(struct agent *a)
 	}
 }
 
+/* With trace=1, marks a start-up stage on the console. */
+static void stage(const struct agent *a, const char *what)
+{
+	char line[96];
+	int n;
+
+	if (!a->id.trace)
+		return;
+	n = snprintf(line, sizeof(line), "mc-agent stage %s %llu\n", what,
+	             (unsigned long long)clock_ms(CLOCK_BOOTTIME));
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
+
 /*
  * Mixes the controller's per-guest seed into the kernel's entropy pool
  * (clones of one template start with identical RNG state) and sets the wall
@@ -1619,12 +1647,15 @@ static int agent_run(struct agent *a)
 		rc = await_clone(a);
 		if (rc < 0)
 			return rc;
+		stage(a, "identity");
 		if (a->setup)
 			remount_data_rw(a);
+		stage(a, "remount");
 	} else if (a->setup) {
 		mount_data(a, false);
 	}
 	apply_seed_and_clock(a);
+	stage(a, "seed");
 	if (a->setup) {
 		rc = net_setup(a);
 		if (rc < 0 && !a->id.probe) {
@@ -1653,7 +1684,9 @@ static int agent_run(struct agent *a)
 	if (a->id.probe)
 		return 0;
 
+	stage(a, "network");
 	rc = zmq_setup(a);
+	stage(a, "zmq");
 	if (rc == 0)
 		rc = agent_loop(a);
 	cmds_kill_all(a);
