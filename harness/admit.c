@@ -2,6 +2,7 @@
 #include "admit.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,19 +83,21 @@ int mc_cost_update(const char *cache_dir, const char *key, struct mc_cost *c, do
 int mc_admit(unsigned n, const struct mc_cost *c, uint64_t avail_mib, int ncpu, char *msg,
              size_t cap)
 {
-	double need = n * c->mem_mib + MC_ADMIT_RESERVE_MIB;
+	/* 10 % margin: guests keep growing a little after they are measured idle. */
+	double per = c->mem_mib * MC_ADMIT_MARGIN;
+	double need = n * per + MC_ADMIT_RESERVE_MIB;
 	double cpu = n * c->cpu_pct, cpu_cap = MC_ADMIT_CPU_SHARE * 100.0 * ncpu;
 	const char *src = c->samples ? "measured" : "estimated";
 
 	if (avail_mib && need > (double)avail_mib) {
-		double fit = ((double)avail_mib - MC_ADMIT_RESERVE_MIB) / c->mem_mib;
+		double fit = floor(((double)avail_mib - MC_ADMIT_RESERVE_MIB) / per);
 
 		snprintf(msg, cap,
 		         "not enough memory for %u guests: need ≈%.0f MiB (%.1f MiB per guest, %s, "
 		         "+ %d MiB kept for the host), the host has %llu MiB available; at most "
 		         "%.0f guests fit",
-		         n, need, c->mem_mib, src, MC_ADMIT_RESERVE_MIB,
-		         (unsigned long long)avail_mib, fit > 0 ? fit : 0);
+		         n, need, per, src, MC_ADMIT_RESERVE_MIB, (unsigned long long)avail_mib,
+		         fit > 0 ? fit : 0);
 		return -ENOMEM;
 	}
 	if (cpu > cpu_cap) {
@@ -104,7 +107,7 @@ int mc_admit(unsigned n, const struct mc_cost *c, uint64_t avail_mib, int ncpu, 
 		        "(%.3f%% each, %s), the limit is %.0f%% (%.0f%% of %d cores); at most %.0f "
 		        "guests fit",
 		        n, cpu, c->cpu_pct, src, cpu_cap, MC_ADMIT_CPU_SHARE * 100, ncpu,
-		        cpu_cap / c->cpu_pct);
+		        floor(cpu_cap / c->cpu_pct));
 		return -EBUSY;
 	}
 	snprintf(msg, cap,

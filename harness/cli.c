@@ -26,7 +26,8 @@ const char mc_up_usage[] =
         "      --boot-timeout T   per-guest boot deadline, e.g. 120s (default 180s)\n"
         "      --heartbeat T      agent heartbeat period (default 1s up to 100 guests, then\n"
         "                         10 ms per guest, at most 30s)\n"
-        "      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat)\n"
+        "      --hb-timeout T     silence that marks a guest failed (default 3 x heartbeat,\n"
+        "                         at least 10s; held while the host CPU is saturated)\n"
         "      --tb-size MIB      TCG translation buffer per guest (default 8 clone, 16 boot)\n"
         "      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
         "  -q, --quiet            no progress line\n"
@@ -286,7 +287,7 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	if (o->hb_ms == 0)
 		o->hb_ms = o->n <= 100 ? 1000 : (o->n * 10 > 30000 ? 30000 : o->n * 10);
 	if (o->hb_timeout_ms == 0)
-		o->hb_timeout_ms = 3 * o->hb_ms;
+		o->hb_timeout_ms = 3 * o->hb_ms > 10000 ? 3 * o->hb_ms : 10000;
 	if (o->hb_timeout_ms <= o->hb_ms)
 		return bad("up", "--hb-timeout", "", "must be longer than the heartbeat period");
 	return 0;

@@ -80,6 +80,7 @@ struct mc_client *mc_client_connect(const struct mc_common_opts *c, char *err, s
 	cl->sock = cl->ctx ? zmq_socket(cl->ctx, ZMQ_DEALER) : NULL;
 	snprintf(ep, sizeof(ep), "ipc://%s/%s", dir, MC_CTL_SOCK);
 	if (!cl->sock || zmq_setsockopt(cl->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	    zmq_setsockopt(cl->sock, ZMQ_RCVHWM, &zero, sizeof(zero)) < 0 ||
 	    zmq_connect(cl->sock, ep) < 0) {
 		snprintf(err, errlen, "connect %s: %s", ep, zmq_strerror(zmq_errno()));
 		mc_client_destroy(&cl);

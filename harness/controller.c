@@ -103,14 +103,20 @@ struct ctl {
 	uint32_t next_exec_id, next_job_id;
 	int64_t started_ms, all_ready_ms;
 	unsigned long dropped_msgs;
-	uint8_t *sendbuf;          /* MC_PROTO_MAX_MSG bytes for encoding */
-	char blank[PATH_MAX + 32]; /* empty overlay copied for each guest */
-	struct mc_ksm_saved ksm;   /* host KSM settings to restore (density setting) */
-	int64_t mem_checked_ms;    /* last MemAvailable reading */
-	uint64_t mem_avail_mib;    /* that reading */
-	struct {                   /* idle-cost measurement of live guests */
-		int64_t next_ms;   /* when to start the next one */
-		int64_t t0_ms;     /* start of the running one, 0 = none */
+	uint8_t *sendbuf;                       /* MC_PROTO_MAX_MSG bytes for encoding */
+	char blank[PATH_MAX + 32];              /* empty overlay copied for each guest */
+	struct mc_ksm_saved ksm;                /* host KSM settings to restore (density setting) */
+	int64_t mem_checked_ms;                 /* last MemAvailable reading */
+	uint64_t mem_avail0_mib;                /* MemAvailable before the first guest started */
+	int64_t cpu_sampled_ms;                 /* last /proc/stat reading */
+	unsigned long long cpu_busy, cpu_total; /* its busy and total jiffies */
+	int congested;                          /* host CPUs > 90 % busy over the last second */
+	int64_t held_logged_ms;                 /* last "holding heartbeat failures" message */
+	double cost_mib;         /* per-guest memory the admission decision assumed */
+	uint64_t mem_avail_mib;  /* that reading */
+	struct {                 /* idle-cost measurement of live guests */
+		int64_t next_ms; /* when to start the next one */
+		int64_t t0_ms;   /* start of the running one, 0 = none */
 		int n;
 		unsigned idx[64];
 		long long ticks[64];
@@ -970,8 +976,9 @@ static void begin_shutdown(struct ctl *c)
 	}
 }
 
-/* Whether the host is about to run short of memory (MemAvailable below half
- * the admission reserve), read at most every 200 ms. */
+/* Whether starting one more guest could run the host short of memory:
+ * MemAvailable (read at most every 200 ms) must stay above the admission
+ * reserve plus what the guests still starting will take. */
 static int memory_low(struct ctl *c)
 {
 	int64_t now = mc_now_ms();
@@ -980,7 +987,8 @@ static int memory_low(struct ctl *c)
 		c->mem_avail_mib = mc_host_mem_available_mib();
 		c->mem_checked_ms = now;
 	}
-	return c->mem_avail_mib && c->mem_avail_mib < MC_ADMIT_RESERVE_MIB / 2;
+	return c->mem_avail_mib &&
+	       (double)c->mem_avail_mib < MC_ADMIT_RESERVE_MIB + (c->booting + 1) * c->cost_mib;
 }
 
 /* Stops spawning: every guest not started yet is failed, with the numbers. */
@@ -991,7 +999,7 @@ static void refuse_rest(struct ctl *c)
 
 	snprintf(why, sizeof(why),
 	         "admission: not started, host memory low (%llu MiB available, %d MiB kept)",
-	         (unsigned long long)c->mem_avail_mib, MC_ADMIT_RESERVE_MIB / 2);
+	         (unsigned long long)c->mem_avail_mib, MC_ADMIT_RESERVE_MIB);
 	for (; c->next_start < c->n; c->next_start++, refused++)
 		transition(c, &c->g[c->next_start], MC_VM_EV_ERROR, why);
 	mc_err("controller: %u guests not started: %s", refused, why);
@@ -1047,6 +1055,25 @@ static void measure_costs(struct ctl *c, unsigned ready)
 	c->sample.next_ms = now + 60000;
 	if (n == 0)
 		return;
+	/* PSS misses what the host kernel spends per guest (page tables, taps,
+	 * sockets): the drop of MemAvailable per live guest sees it. Take the
+	 * larger of the two. */
+	{
+		uint64_t avail = mc_host_mem_available_mib();
+		unsigned live = 0;
+
+		for (unsigned i = 0; i < c->n; i++)
+			live += c->g[i].pid > 0;
+		if (live && avail && c->mem_avail0_mib > avail) {
+			double drop = (double)(c->mem_avail0_mib - avail) / live;
+
+			if (drop > pss / n) {
+				mc_info("controller: host memory per guest %.1f MiB > PSS %.1f MiB",
+				        drop, pss / n);
+				pss = drop * n;
+			}
+		}
+	}
 	mc_cost_load(c->cfg->cache_dir, c->cfg->cost_key, c->cfg->clone, c->cfg->accel,
 	             c->cfg->tb_mib, c->cfg->mem_mib, &cost);
 	mc_cost_update(c->cfg->cache_dir, c->cfg->cost_key, &cost, pss / n, cpu / n, n);
@@ -1055,11 +1082,41 @@ static void measure_costs(struct ctl *c, unsigned ready)
 	        n, pss / n, cpu / n, cost.mem_mib, cost.cpu_pct);
 }
 
+/* Whether the host's CPUs were more than 90 % busy over the last second
+ * (from /proc/stat, sampled at most once a second). */
+static int host_congested(struct ctl *c)
+{
+	int64_t now = mc_now_ms();
+	unsigned long long v[8] = {0}, busy, total;
+	FILE *fp;
+
+	if (now - c->cpu_sampled_ms < 1000)
+		return c->congested;
+	fp = fopen("/proc/stat", "re");
+	if (!fp)
+		return 0;
+	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	           &v[4], &v[5], &v[6], &v[7]) != 8) {
+		fclose(fp);
+		return 0;
+	}
+	fclose(fp);
+	total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+	busy = total - v[3] - v[4];
+	if (c->cpu_total && total > c->cpu_total)
+		c->congested = (busy - c->cpu_busy) * 10 > (total - c->cpu_total) * 9;
+	c->cpu_busy = busy;
+	c->cpu_total = total;
+	c->cpu_sampled_ms = now;
+	return c->congested;
+}
+
 /* Runs deadlines; returns the ms until the next one (capped). */
 static int tick(struct ctl *c)
 {
 	int64_t now = mc_now_ms(), next = now + 1000;
-	unsigned started = 0, live = 0, ready = 0;
+	unsigned started = 0, live = 0, ready = 0, held = 0;
+	int congested = host_congested(c);
 
 	while (!c->shutting_down && c->next_start < c->n && c->booting < c->cfg->parallel &&
 	       started < SPAWN_PER_TICK) {
@@ -1096,7 +1153,13 @@ static int tick(struct ctl *c)
 		case MC_VM_READY:
 		case MC_VM_BUSY:
 			due = g->last_hb_ms + (int64_t)c->cfg->hb_timeout_ms;
-			if (now >= due) {
+			/* When the host itself is saturated, heartbeats are late
+			 * everywhere: hold the detector (up to 10 timeouts) rather than
+			 * fail healthy guests. A dead QEMU is still seen at once. */
+			if (now >= due && congested &&
+			    now < g->last_hb_ms + 10 * (int64_t)c->cfg->hb_timeout_ms) {
+				held++;
+			} else if (now >= due) {
 				snprintf(why, sizeof(why), "no heartbeat for %lld ms",
 				         (long long)(now - g->last_hb_ms));
 				transition(c, g, MC_VM_EV_TIMEOUT, why);
@@ -1126,6 +1189,12 @@ static int tick(struct ctl *c)
 		default:
 			break;
 		}
+	}
+	if (held && now - c->held_logged_ms > 5000) {
+		mc_warn("controller: host CPU saturated: holding heartbeat failures of %u late "
+		        "guests",
+		        held);
+		c->held_logged_ms = now;
 	}
 	if (!c->all_ready_ms && ready == c->n) {
 		c->all_ready_ms = now;
@@ -1215,6 +1284,9 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 	zmq_setsockopt(c->zguest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(c->zguest, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(c->zcli, ZMQ_LINGER, &zero, sizeof(zero));
+	/* A ROUTER drops what exceeds the high-water mark: an exec on thousands of
+	 * guests queues thousands of replies for one CLI, so no limit there. */
+	zmq_setsockopt(c->zcli, ZMQ_SNDHWM, &zero, sizeof(zero));
 	snprintf(ep, sizeof(ep), "tcp://%s:%d", mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip),
 	         MC_NET_CTL_PORT);
 	if (zmq_bind(c->zguest, ep) < 0) {
@@ -1290,6 +1362,14 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	}
 	if (setup(c, why, sizeof(why)) < 0)
 		rc = 1;
+	c->mem_avail0_mib = mc_host_mem_available_mib();
+	{
+		struct mc_cost cost;
+
+		mc_cost_load(cfg->cache_dir, cfg->cost_key, cfg->clone, cfg->accel, cfg->tb_mib,
+		             cfg->mem_mib, &cost);
+		c->cost_mib = cost.mem_mib;
+	}
 report:
 	if (ready_fd >= 0) {
 		char msg[600];

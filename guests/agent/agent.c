@@ -110,6 +110,7 @@ struct agent {
 	size_t q_bytes; /* bytes in the queue */
 	struct cmd cmds[AGENT_MAX_CMDS];
 	bool stop;                       /* leave the main loop */
+	bool data_ro;                    /* a clone's /data: read-only until the first command */
 	uint8_t obuf[AGENT_OBUF_LEN];    /* encode buffer */
 	uint8_t rbuf[MC_PROTO_MAX_DATA]; /* pipe read buffer */
 };
@@ -318,6 +319,21 @@ static void mount_data(struct agent *a, bool ro)
 			agent_log(a, "mount /dev/vda on /data: %s (continuing without /data)",
 			          strerror(errno));
 	}
+}
+
+static int if_up(int s, const char *ifname);
+
+/* A template brings lo and eth0 up without addresses: opening the NIC (rings,
+ * queueing discipline) is then done once, not by every clone. */
+static void links_up_early(struct agent *a)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	if (if_up(s, "lo") < 0 || if_up(s, "eth0") < 0)
+		agent_log(a, "template: early link up: %s", strerror(errno));
+	close(s);
 }
 
 static void remount_data_rw(struct agent *a)
@@ -801,12 +817,28 @@ static int net_setup(struct agent *a)
 		usleep(50 * 1000);
 	}
 	if (id->has_mac) {
+		int err = 0;
+
 		memset(&ifr, 0, sizeof(ifr));
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
 		ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
 		memcpy(ifr.ifr_hwaddr.sa_data, id->mac, 6);
 		if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
-			agent_log(a, "network: eth0 mac: %s", strerror(errno));
+			err = errno;
+		if (err == EBUSY) {
+			/* A NIC without live MAC changes: down, change, up again below. */
+			struct ifreq fl;
+
+			memset(&fl, 0, sizeof(fl));
+			snprintf(fl.ifr_name, sizeof(fl.ifr_name), "eth0");
+			if (ioctl(s, SIOCGIFFLAGS, &fl) == 0) {
+				fl.ifr_flags &= ~IFF_UP;
+				ioctl(s, SIOCSIFFLAGS, &fl);
+			}
+			err = ioctl(s, SIOCSIFHWADDR, &ifr) < 0 ? errno : 0;
+		}
+		if (err)
+			agent_log(a, "network: eth0 mac: %s", strerror(err));
 	}
 	mask.s_addr = htonl(id->prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> id->prefix));
 	memset(&ifr, 0, sizeof(ifr));
@@ -1130,6 +1162,10 @@ static struct cmd *cmd_find(struct agent *a, uint32_t id)
 /* Starts the command of an EXEC message; answers ERROR if it cannot. */
 static void cmd_start(struct agent *a, uint32_t id, const struct mc_msg_exec *e)
 {
+	if (a->data_ro) {
+		remount_data_rw(a);
+		a->data_ro = false;
+	}
 	struct child_args ca = {.mask = &a->oldmask, .argv = e->argv, .devnull = -1};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	struct cmd *c = NULL;
@@ -1639,8 +1675,10 @@ static int agent_run(struct agent *a)
 	}
 	if (a->id.template) {
 		/* Everything that costs a clone translation time is done here, once. */
-		if (a->setup)
+		if (a->setup) {
 			mount_data(a, true);
+			links_up_early(a);
+		}
 		rc = zmq_prepare(a);
 		if (rc < 0)
 			return rc;
@@ -1648,9 +1686,9 @@ static int agent_run(struct agent *a)
 		if (rc < 0)
 			return rc;
 		stage(a, "identity");
-		if (a->setup)
-			remount_data_rw(a);
-		stage(a, "remount");
+		/* /data stays read-only until the first command: an idle clone never
+		 * pays for the ext4 remount (see cmd_start). */
+		a->data_ro = a->setup;
 	} else if (a->setup) {
 		mount_data(a, false);
 	}
