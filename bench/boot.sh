@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/boot.sh — boot-to-ready of cold-booted guests: the project kernel against Debian's
+# bench/boot.sh — boot-to-ready of cold-booted guests (--spawn boot): the project kernel against Debian's
 # cloud kernel, at 1 and at N guests, in the same run; idle footprint per guest.
 # Run by hand as root (not in CI): bench/boot.sh [BUILD_DIR] [N...]   (default N: 1 32)
 set -euo pipefail
@@ -26,7 +26,7 @@ for n in "${sizes[@]}"; do
 	for k in project cloud; do
 		cluster="bench-$k-$n"
 		t0=$(date +%s%3N)
-		"$MC" up -q -c "$cluster" -n "$n" --kernel "$k" || true
+		"$MC" up -q -c "$cluster" -n "$n" --kernel "$k" --spawn boot || true
 		t1=$(date +%s%3N)
 		json=$("$MC" ls -c "$cluster" --json)
 		ready=$(echo "$json" | grep -c '"state": "ready"' || true)

@@ -216,7 +216,10 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 		snprintf(cfg->tpl_key, sizeof(cfg->tpl_key), "%s", t.key);
 		snprintf(cfg->tpl_memory, sizeof(cfg->tpl_memory), "%s", t.memory);
 		snprintf(cfg->tpl_state, sizeof(cfg->tpl_state), "%s", t.state);
-		snprintf(cfg->tpl_stub, sizeof(cfg->tpl_stub), "%s", t.stub_kernel);
+		/* The stand-in kernel only matches a PVH (ELF) kernel's fw_cfg layout; a
+		 * bzImage such as Debian's cloud kernel keeps its own. */
+		if (mc_file_is_elf(cfg->kernel))
+			snprintf(cfg->tpl_stub, sizeof(cfg->tpl_stub), "%s", t.stub_kernel);
 	}
 	if ((r = mc_mkdir_p(dir, 0700)) < 0) {
 		fprintf(stderr, "microcosm up: create state dir %s: %s\n", dir, strerror(-r));

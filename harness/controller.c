@@ -395,8 +395,10 @@ static void start_guest(struct ctl *c, struct guest *g)
 		spec.incoming = cfg->tpl_state;
 		/* Not the real kernel and initramfs: QEMU would hold a copy of both
 		 * in every clone's heap, and the clone never boots them. */
-		spec.kernel = cfg->tpl_stub;
-		spec.initrd = NULL;
+		if (cfg->tpl_stub[0]) {
+			spec.kernel = cfg->tpl_stub;
+			spec.initrd = NULL;
+		}
 	}
 	spec.no_aslr = cfg->density;
 	spec.ksm = cfg->density;

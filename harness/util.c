@@ -301,6 +301,18 @@ uint64_t mc_host_tsc_khz(void)
 	return (uint64_t)(mhz * 1000.0 + 0.5);
 }
 
+int mc_file_is_elf(const char *path)
+{
+	unsigned char m[4] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = read(fd, m, 4) == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
+	close(fd);
+	return ok;
+}
+
 int mc_pid_alive(int pid)
 {
 	if (pid <= 0)

@@ -45,6 +45,9 @@ uint64_t mc_host_mem_available_mib(void); /* MemAvailable, MiB; 0 if unknown */
 int mc_host_ncpus(void);
 uint64_t mc_host_tsc_khz(void); /* 0 if unknown */
 
+/* Whether the file starts with the ELF magic. */
+int mc_file_is_elf(const char *path);
+
 /* Whether pid is alive (kill(pid, 0) succeeds or fails with EPERM). */
 int mc_pid_alive(int pid);
 
