@@ -1262,7 +1262,7 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
 		return -1;
 	}
-	if (cfg->density && (fd = mc_ksm_enable(&c->ksm, 25)) < 0)
+	if (cfg->density && (fd = mc_ksm_enable(&c->ksm, 40)) < 0)
 		mc_warn("density: ksm unavailable (%s): memory will not be merged", strerror(-fd));
 	snprintf(c->blank, sizeof(c->blank), "%s/blank.qcow2", cfg->dir);
 	if ((fd = mc_overlay_create(cfg->base_image, c->blank)) < 0) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define KSM "/sys/kernel/mm/ksm/"
 
@@ -38,18 +39,6 @@ static int rd(const char *name, char *buf, size_t cap)
 	return 0;
 }
 
-static int wr(const char *name, const char *value)
-{
-	int fd = open(name, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 int mc_ksm_enable(struct mc_ksm_saved *s, int max_cpu_pct)
 {
 	char v[32];
@@ -62,16 +51,20 @@ int mc_ksm_enable(struct mc_ksm_saved *s, int max_cpu_pct)
 	rd(KSM "sleep_millisecs", s->sleep_millisecs, sizeof(s->sleep_millisecs));
 	rd(KSM "advisor_mode", s->advisor_mode, sizeof(s->advisor_mode));
 	rd(KSM "advisor_max_cpu", s->advisor_max_cpu, sizeof(s->advisor_max_cpu));
+	rd(KSM "advisor_target_scan_time", s->advisor_target, sizeof(s->advisor_target));
 	s->valid = 1;
-	wr(KSM "sleep_millisecs", "20");
+	mc_write_string(KSM "sleep_millisecs", "20");
 	if (s->advisor_mode[0]) {
 		snprintf(v, sizeof(v), "%d", max_cpu_pct);
-		wr(KSM "advisor_max_cpu", v);
-		wr(KSM "advisor_mode", "scan-time");
+		mc_write_string(KSM "advisor_max_cpu", v);
+		/* The kernel's default (200 s per full scan) is slow for guests that
+		 * come and go within minutes. */
+		mc_write_string(KSM "advisor_target_scan_time", "20");
+		mc_write_string(KSM "advisor_mode", "scan-time");
 	} else {
-		wr(KSM "pages_to_scan", "1000");
+		mc_write_string(KSM "pages_to_scan", "1000");
 	}
-	if ((err = wr(KSM "run", "1")) < 0) {
+	if ((err = mc_write_string(KSM "run", "1")) < 0) {
 		mc_ksm_restore(s);
 		return err;
 	}
@@ -85,12 +78,14 @@ void mc_ksm_restore(struct mc_ksm_saved *s)
 	if (!s->valid)
 		return;
 	/* run=1 -> 0 keeps merged pages merged; they split as guests write or exit. */
-	wr(KSM "run", s->run);
+	mc_write_string(KSM "run", s->run);
 	if (s->advisor_mode[0]) {
-		wr(KSM "advisor_mode", s->advisor_mode);
-		wr(KSM "advisor_max_cpu", s->advisor_max_cpu);
+		mc_write_string(KSM "advisor_mode", s->advisor_mode);
+		mc_write_string(KSM "advisor_max_cpu", s->advisor_max_cpu);
+		if (s->advisor_target[0])
+			mc_write_string(KSM "advisor_target_scan_time", s->advisor_target);
 	}
-	wr(KSM "pages_to_scan", s->pages_to_scan);
-	wr(KSM "sleep_millisecs", s->sleep_millisecs);
+	mc_write_string(KSM "pages_to_scan", s->pages_to_scan);
+	mc_write_string(KSM "sleep_millisecs", s->sleep_millisecs);
 	s->valid = 0;
 }

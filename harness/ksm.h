@@ -10,6 +10,7 @@ struct mc_ksm_saved {
 	char sleep_millisecs[32]; /* sleep_millisecs */
 	char advisor_mode[32];    /* advisor_mode ("" if the kernel has no advisor) */
 	char advisor_max_cpu[32]; /* advisor_max_cpu */
+	char advisor_target[32];  /* advisor_target_scan_time */
 };
 
 /*

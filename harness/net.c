@@ -122,18 +122,6 @@ static int route_add(unsigned ifindex, uint32_t dst, int prefix)
 	return nl_talk(nlh);
 }
 
-static int write_sysctl(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 int mc_net_enter_ns(const char *name)
 {
 	char path[256];
@@ -157,7 +145,7 @@ int mc_net_enter_ns(const char *name)
 	if (!err)
 		err = addr_add(1, MC_NET_CTL_ADDR, 32);
 	if (!err)
-		err = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+		err = mc_write_string("/proc/sys/net/ipv4/ip_forward", "1");
 	return err;
 }
 
@@ -212,12 +200,12 @@ int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
 		return err;
 	ifindex = if_nametoindex(ifname);
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/proxy_arp", ifname);
-	err = write_sysctl(path, "1");
+	err = mc_write_string(path, "1");
 	if (err)
 		goto fail;
 	/* Strict reverse-path filtering: a guest cannot speak for another's address. */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
-	write_sysctl(path, "1");
+	mc_write_string(path, "1");
 	err = route_add(ifindex, guest_addr, 32);
 	if (err)
 		goto fail;

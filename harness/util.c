@@ -301,6 +301,18 @@ uint64_t mc_host_tsc_khz(void)
 	return (uint64_t)(mhz * 1000.0 + 0.5);
 }
 
+int mc_write_string(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 int mc_file_is_elf(const char *path)
 {
 	unsigned char m[4] = {0};

@@ -45,6 +45,10 @@ uint64_t mc_host_mem_available_mib(void); /* MemAvailable, MiB; 0 if unknown */
 int mc_host_ncpus(void);
 uint64_t mc_host_tsc_khz(void); /* 0 if unknown */
 
+/* Writes value to an existing file (sysctl, sysfs) in one write(). Returns 0
+ * or -errno. */
+int mc_write_string(const char *path, const char *value);
+
 /* Whether the file starts with the ELF magic. */
 int mc_file_is_elf(const char *path);
 
