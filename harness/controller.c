@@ -111,6 +111,7 @@ struct ctl {
 	int64_t cpu_sampled_ms;                 /* last /proc/stat reading */
 	unsigned long long cpu_busy, cpu_total; /* its busy and total jiffies */
 	int congested;                          /* host CPUs > 90 % busy over the last second */
+	int64_t calm_since_ms;                  /* when the host last stopped being saturated */
 	int64_t held_logged_ms;                 /* last "holding heartbeat failures" message */
 	double cost_mib;         /* per-guest memory the admission decision assumed */
 	uint64_t mem_avail_mib;  /* that reading */
@@ -1105,8 +1106,13 @@ static int host_congested(struct ctl *c)
 	fclose(fp);
 	total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 	busy = total - v[3] - v[4];
-	if (c->cpu_total && total > c->cpu_total)
+	if (c->cpu_total && total > c->cpu_total) {
+		int was = c->congested;
+
 		c->congested = (busy - c->cpu_busy) * 10 > (total - c->cpu_total) * 9;
+		if (was && !c->congested)
+			c->calm_since_ms = now;
+	}
 	c->cpu_busy = busy;
 	c->cpu_total = total;
 	c->cpu_sampled_ms = now;
@@ -1154,7 +1160,11 @@ static int tick(struct ctl *c)
 			break;
 		case MC_VM_READY:
 		case MC_VM_BUSY:
-			due = g->last_hb_ms + (int64_t)c->cfg->hb_timeout_ms;
+			/* Silence only counts from the end of the last saturation:
+			 * starved guests need a moment to catch up. */
+			due = (g->last_hb_ms > c->calm_since_ms ? g->last_hb_ms
+			                                        : c->calm_since_ms) +
+			      (int64_t)c->cfg->hb_timeout_ms;
 			/* When the host itself is saturated, heartbeats are late
 			 * everywhere: hold the detector (up to 10 timeouts) rather than
 			 * fail healthy guests. A dead QEMU is still seen at once. */
