@@ -95,39 +95,42 @@ def run_size(mc, cluster, n, up_opts, window, spawn):
 
 
 def svg_plot(rows, path):
+    """Two panels over the guest count: time to all ready; memory per guest and host."""
     rows = [r for r in rows if 'ready' in r and r.get('spawn') == 'clone']
     if not rows:
         return
-    W, H, L, B = 720, 420, 70, 50
+    W, PH, L = 720, 230, 70
     xs = [r['guests'] for r in rows]
     xmax = max(xs) * 1.05
-    series = [('time to all ready (s)', 'time_to_ready_s', '#1f77b4'),
-              ('PSS per guest (MiB)', 'pss_mib_per_guest', '#d62728'),
-              ('host MemAvailable (GiB)', None, '#2ca02c')]
-    ymax = max(max(r['time_to_ready_s'] for r in rows), max(r['pss_mib_per_guest'] for r in rows),
-               max(r['host_mem_available_mib'] / 1024 for r in rows)) * 1.1
     X = lambda v: L + (W - L - 20) * v / xmax
-    Y = lambda v: H - B - (H - B - 30) * v / ymax
+    panels = [('time to all ready (s)', [('time to all ready (s)', lambda r: r['time_to_ready_s'], '#1f77b4')]),
+              ('memory', [('PSS per guest (MiB)', lambda r: r['pss_mib_per_guest'], '#d62728'),
+                          ('host MemAvailable (GiB)', lambda r: r['host_mem_available_mib'] / 1024, '#2ca02c')])]
+    H = 30 + PH * len(panels)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
-           f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">microcosm density: clones on one host</text>',
-           f'<line x1="{L}" y1="{H-B}" x2="{W-20}" y2="{H-B}" stroke="black"/>',
-           f'<line x1="{L}" y1="{H-B}" x2="{L}" y2="30" stroke="black"/>',
-           f'<text x="{W/2}" y="{H-12}" text-anchor="middle">guests</text>']
-    for i in range(6):
-        v = ymax * i / 5
-        out.append(f'<text x="{L-6}" y="{Y(v)+4}" text-anchor="end">{v:.0f}</text>')
-        out.append(f'<line x1="{L}" y1="{Y(v)}" x2="{W-20}" y2="{Y(v)}" stroke="#ddd"/>')
-    for x in xs:
-        out.append(f'<text x="{X(x)}" y="{H-B+16}" text-anchor="middle">{x}</text>')
-    for k, (label, key, color) in enumerate(series):
-        pts = [(X(r['guests']), Y(r[key] if key else r['host_mem_available_mib'] / 1024)) for r in rows]
-        out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (
-            color, ' '.join(f'{a:.1f},{b:.1f}' for a, b in pts)))
-        for a, b in pts:
-            out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}"/>')
-        out.append(f'<rect x="{L+10}" y="{36+k*16}" width="12" height="3" fill="{color}"/>')
-        out.append(f'<text x="{L+28}" y="{41+k*16}">{label}</text>')
+           f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">microcosm density: clones on one host</text>']
+    for k, (title, series) in enumerate(panels):
+        top, bottom = 30 + k * PH + 10, 30 + (k + 1) * PH - 30
+        ymax = max(f(r) for _, f, _ in series for r in rows) * 1.15 or 1
+        Y = lambda v: bottom - (bottom - top) * v / ymax
+        out.append(f'<line x1="{L}" y1="{bottom}" x2="{W-20}" y2="{bottom}" stroke="black"/>')
+        out.append(f'<line x1="{L}" y1="{bottom}" x2="{L}" y2="{top}" stroke="black"/>')
+        for t in range(5):
+            v = ymax * t / 4
+            out.append(f'<text x="{L-6}" y="{Y(v)+4}" text-anchor="end">{v:.0f}</text>')
+            out.append(f'<line x1="{L}" y1="{Y(v)}" x2="{W-20}" y2="{Y(v)}" stroke="#ddd"/>')
+        for x in xs:
+            out.append(f'<text x="{X(x)}" y="{bottom+16}" text-anchor="middle">{x} guests</text>')
+        for n, (label, f, color) in enumerate(series):
+            pts = [(X(r['guests']), Y(f(r))) for r in rows]
+            out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (
+                color, ' '.join(f'{a:.1f},{b:.1f}' for a, b in pts)))
+            for (a, b), r in zip(pts, rows):
+                out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}"/>')
+                out.append(f'<text x="{a+5:.1f}" y="{b-5:.1f}" fill="{color}">{f(r):.1f}</text>')
+            out.append(f'<rect x="{L+10}" y="{top+4+n*16}" width="12" height="3" fill="{color}"/>')
+            out.append(f'<text x="{L+28}" y="{top+9+n*16}">{label}</text>')
     out.append('</svg>')
     with open(path, 'w') as f:
         f.write('\n'.join(out))
