@@ -1085,8 +1085,9 @@ static void measure_costs(struct ctl *c, unsigned ready)
 	        n, pss / n, cpu / n, cost.mem_mib, cost.cpu_pct);
 }
 
-/* Whether the host's CPUs were more than 90 % busy over the last second
- * (from /proc/stat, sampled at most once a second). */
+/* Whether the host is saturated: CPUs more than 90 % busy over the last
+ * second (/proc/stat) or a 1-minute load average above four times the CPUs;
+ * sampled at most once a second. */
 static int host_congested(struct ctl *c)
 {
 	int64_t now = mc_now_ms();
@@ -1109,7 +1110,19 @@ static int host_congested(struct ctl *c)
 	if (c->cpu_total && total > c->cpu_total) {
 		int was = c->congested;
 
-		c->congested = (busy - c->cpu_busy) * 10 > (total - c->cpu_total) * 9;
+		double load1 = 0;
+		FILE *la = fopen("/proc/loadavg", "re");
+
+		/* Busy CPUs, or a run queue far longer than the CPUs: the load
+		 * average also decays slowly after a storm, which gives starved
+		 * guests time to catch up. */
+		if (la) {
+			if (fscanf(la, "%lf", &load1) != 1)
+				load1 = 0;
+			fclose(la);
+		}
+		c->congested = (busy - c->cpu_busy) * 10 > (total - c->cpu_total) * 9 ||
+		               load1 > 4.0 * mc_host_ncpus();
 		if (was && !c->congested)
 			c->calm_since_ms = now;
 	}
