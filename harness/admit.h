@@ -13,8 +13,8 @@ struct mc_cost {
 };
 
 #define MC_ADMIT_RESERVE_MIB 1024 /* host memory never promised to guests */
-#define MC_ADMIT_CPU_SHARE 0.75   /* at most this share of all cores for idle guests */
-#define MC_ADMIT_MARGIN 1.1       /* per-guest memory estimate is multiplied by this */
+#define MC_ADMIT_CPU_SHARE   0.75 /* at most this share of all cores for idle guests */
+#define MC_ADMIT_MARGIN      1.1  /* per-guest memory estimate is multiplied by this */
 
 /* Builds the key naming one kind of guest, e.g. "clone-tcg-tb16-dense". */
 void mc_cost_key(char *buf, size_t cap, int clone, const char *accel, unsigned tb_mib, int density,

@@ -32,7 +32,7 @@ struct mc_ctl_config {
 	char tpl_memory[PATH_MAX]; /* template RAM file (mapped private by each clone) */
 	char tpl_state[PATH_MAX];  /* template device state */
 	char tpl_stub[PATH_MAX];   /* stand-in kernel for clones */
-		int density;               /* emulators without ASLR, with KSM */
+	int density;               /* emulators without ASLR, with KSM */
 	char cache_dir[PATH_MAX];  /* where measured guest costs are kept */
 	char cost_key[96];         /* which kind of guest this cluster measures */
 };

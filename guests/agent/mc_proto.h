@@ -19,13 +19,13 @@
  * docs/protocol.md describes every message.
  */
 
-#define MC_PROTO_VERSION 1
-#define MC_PROTO_HDR_LEN 12
-#define MC_PROTO_MAX_MSG (1u << 20)     /* bytes, whole encoded message */
-#define MC_PROTO_MAX_ARGV 256           /* argv elements of one EXEC */
-#define MC_PROTO_MAX_ENV 256            /* env elements of one EXEC */
-#define MC_PROTO_MAX_STR 4096           /* bytes, one argv/env/cwd/name string */
-#define MC_PROTO_MAX_DATA (64 * 1024)   /* bytes, one OUTPUT chunk */
+#define MC_PROTO_VERSION  1
+#define MC_PROTO_HDR_LEN  12
+#define MC_PROTO_MAX_MSG  (1u << 20)  /* bytes, whole encoded message */
+#define MC_PROTO_MAX_ARGV 256         /* argv elements of one EXEC */
+#define MC_PROTO_MAX_ENV  256         /* env elements of one EXEC */
+#define MC_PROTO_MAX_STR  4096        /* bytes, one argv/env/cwd/name string */
+#define MC_PROTO_MAX_DATA (64 * 1024) /* bytes, one OUTPUT chunk */
 
 #define MC_PROTO_EINVAL (-22) /* malformed or over a limit */
 #define MC_PROTO_ENOSPC (-28) /* encode buffer too small */
@@ -68,26 +68,26 @@ struct mc_msg_exec {
 };
 
 struct mc_msg_output {
-	uint8_t stream;      /* enum mc_stream */
-	uint32_t len;        /* 0..MC_PROTO_MAX_DATA */
-	uint8_t *data;       /* len bytes */
+	uint8_t stream; /* enum mc_stream */
+	uint32_t len;   /* 0..MC_PROTO_MAX_DATA */
+	uint8_t *data;  /* len bytes */
 };
 
 struct mc_msg_exit {
-	int32_t status;      /* exit code if signal == 0, else -1 */
-	int32_t signal;      /* terminating signal or 0 */
-	uint8_t timed_out;   /* 1 if the agent killed it for its timeout */
+	int32_t status;    /* exit code if signal == 0, else -1 */
+	int32_t signal;    /* terminating signal or 0 */
+	uint8_t timed_out; /* 1 if the agent killed it for its timeout */
 	uint64_t duration_ms;
 };
 
 struct mc_msg_error {
-	int32_t code;        /* errno-style positive code */
-	char *text;          /* human-readable reason */
+	int32_t code; /* errno-style positive code */
+	char *text;   /* human-readable reason */
 };
 
 struct mc_msg {
-	uint8_t type;        /* enum mc_msg_type */
-	uint32_t id;         /* exec id for EXEC/OUTPUT/EXIT/ERROR, else 0 */
+	uint8_t type; /* enum mc_msg_type */
+	uint32_t id;  /* exec id for EXEC/OUTPUT/EXIT/ERROR, else 0 */
 	union {
 		struct mc_msg_hello hello;
 		struct mc_msg_heartbeat hb;
