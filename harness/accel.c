@@ -56,7 +56,7 @@ int mc_accel_probe(const char *accel, const char *qemu, const char *machine, con
 	struct mc_vmm_info info;
 	void *be = NULL;
 	int64_t deadline;
-	int err = -ETIMEDOUT, fd;
+	int err = -ETIMEDOUT;
 	static const char ident[] = "version=1\nname=probe\nindex=0\nip=10.77.0.2\nprefix=16\n"
 	                            "controller=tcp://10.77.0.1:7070\nheartbeat_ms=1000\nprobe=1\n";
 
@@ -118,8 +118,6 @@ int mc_accel_probe(const char *accel, const char *qemu, const char *machine, con
 out:
 	if (be)
 		mc_vmm_qemu_ops.destroy(&be); /* kills and reaps */
-	fd = -1;
-	(void)fd;
 	mc_rm_rf(dir);
 	return err;
 }

@@ -179,7 +179,6 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	 * estimate before the first measurement), checked before anything starts. */
 	mc_cost_key(cfg->cost_key, sizeof(cfg->cost_key), o.clone, cfg->accel, o.tb_mib, o.density,
 	            o.mem_mib);
-	snprintf(cfg->cache_dir, sizeof(cfg->cache_dir), "%s", mc_assets_cache_dir());
 	mc_cost_load(cfg->cache_dir, cfg->cost_key, o.clone, cfg->accel, o.tb_mib, o.mem_mib,
 	             &cost);
 	if (mc_admit(o.n, &cost, mc_host_mem_available_mib(), mc_host_ncpus(), err, sizeof(err)) <
@@ -189,19 +188,15 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	}
 	if (!o.quiet)
 		fprintf(stderr, "up: admission: %s\n", err);
+	cfg->cost_mib = cost.mem_mib;
 	snprintf(cfg->cluster, sizeof(cfg->cluster), "%s", o.c.cluster);
 	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
 	mc_cluster_netns(&o.c, cfg->netns, sizeof(cfg->netns));
 	cfg->n = o.n;
-	cfg->mem_mib = o.mem_mib;
-	cfg->vcpus = o.vcpus;
 	cfg->parallel = o.parallel ? o.parallel : (o.clone ? 8u : 2u) * (unsigned)mc_host_ncpus();
-	cfg->clone = o.clone;
-	cfg->density = o.density;
 	cfg->boot_timeout_ms = o.boot_timeout_ms;
 	cfg->hb_ms = o.hb_ms;
 	cfg->hb_timeout_ms = o.hb_timeout_ms;
-	cfg->tb_mib = o.tb_mib;
 	if (o.clone) {
 		struct mc_template_spec ts;
 		struct mc_template t;

@@ -113,11 +113,10 @@ struct ctl {
 	int congested;                          /* host CPUs > 90 % busy over the last second */
 	int64_t calm_since_ms;                  /* when the host last stopped being saturated */
 	int64_t held_logged_ms;                 /* last "holding heartbeat failures" message */
-	double cost_mib;         /* per-guest memory the admission decision assumed */
-	uint64_t mem_avail_mib;  /* that reading */
-	struct {                 /* idle-cost measurement of live guests */
-		int64_t next_ms; /* when to start the next one */
-		int64_t t0_ms;   /* start of the running one, 0 = none */
+	uint64_t mem_avail_mib;                 /* that reading */
+	struct {                                /* idle-cost measurement of live guests */
+		int64_t next_ms;                /* when to start the next one */
+		int64_t t0_ms;                  /* start of the running one, 0 = none */
 		int n;
 		unsigned idx[64];
 		long long ticks[64];
@@ -324,6 +323,7 @@ static void epoll_sync(struct ctl *c, struct guest *g)
  * clock (a clone wakes up with its template's). */
 static int write_identity(struct ctl *c, struct guest *g, const char *path)
 {
+	const char *extra = getenv("MC_IDENTITY_EXTRA");
 	char buf[MC_IDENTITY_SIZE], ctl_ip[16], seed[33];
 	unsigned char raw[16];
 
@@ -338,9 +338,8 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	         mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip), MC_NET_CTL_PORT,
 	         (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
 	/* MC_IDENTITY_EXTRA adds agent debugging keys, e.g. "trace=1" (docs/protocol.md). */
-	if (getenv("MC_IDENTITY_EXTRA") &&
-	    strlen(buf) + strlen(getenv("MC_IDENTITY_EXTRA")) + 2 < sizeof(buf))
-		strcat(strcat(buf, getenv("MC_IDENTITY_EXTRA")), "\n");
+	if (extra && strlen(buf) + strlen(extra) + 2 < sizeof(buf))
+		strcat(strcat(buf, extra), "\n");
 	return mc_identity_write(path, buf);
 }
 
@@ -991,7 +990,8 @@ static int memory_low(struct ctl *c)
 		c->mem_checked_ms = now;
 	}
 	return c->mem_avail_mib &&
-	       (double)c->mem_avail_mib < MC_ADMIT_RESERVE_MIB + (c->booting + 1) * c->cost_mib;
+	       (double)c->mem_avail_mib <
+	               MC_ADMIT_RESERVE_MIB + (c->booting + 1) * c->cfg->cost_mib;
 }
 
 /* Stops spawning: every guest not started yet is failed, with the numbers. */
@@ -1388,13 +1388,6 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	if (setup(c, why, sizeof(why)) < 0)
 		rc = 1;
 	c->mem_avail0_mib = mc_host_mem_available_mib();
-	{
-		struct mc_cost cost;
-
-		mc_cost_load(cfg->cache_dir, cfg->cost_key, cfg->clone, cfg->accel, cfg->tb_mib,
-		             cfg->mem_mib, &cost);
-		c->cost_mib = cost.mem_mib;
-	}
 report:
 	if (ready_fd >= 0) {
 		char msg[600];

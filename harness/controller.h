@@ -35,6 +35,7 @@ struct mc_ctl_config {
 	int density;               /* emulators without ASLR, with KSM */
 	char cache_dir[PATH_MAX];  /* where measured guest costs are kept */
 	char cost_key[96];         /* which kind of guest this cluster measures */
+	double cost_mib;           /* per-guest memory admission assumed, MiB */
 };
 
 /*

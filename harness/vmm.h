@@ -26,7 +26,6 @@ struct mc_vm_spec {
 	const char *log;         /* file receiving the emulator's own stdout/stderr */
 	int tap_fd;              /* open tap device, or -1 for no network (borrowed) */
 	const char *mac;         /* MAC of the guest NIC, "52:54:00:..." */
-	int net_user;            /* no tap: a user-mode NIC (templates; the device must exist) */
 	const char *mem_path;    /* file backing guest RAM (templates, clones); NULL = anonymous */
 	int mem_share;        /* 1: RAM writes reach the file (template); 0: private COW (clone) */
 	const char *incoming; /* migration state to restore (clone); NULL = cold boot */

@@ -126,12 +126,9 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 	add(&b, "socket,id=qmp,fd=%d", qmp_fd);
 	add(&b, "-mon");
 	add(&b, "chardev=qmp,mode=control");
-	if (tap_fd >= 0 || s->net_user) {
+	if (tap_fd >= 0) {
 		add(&b, "-netdev");
-		if (tap_fd >= 0)
-			add(&b, "tap,id=n0,fd=%d", tap_fd);
-		else
-			add(&b, "user,id=n0,restrict=on");
+		add(&b, "tap,id=n0,fd=%d", tap_fd);
 		add(&b, "-device");
 		add(&b, "virtio-net-device,netdev=n0,mac=%s",
 		    s->mac ? s->mac : "52:54:00:ff:ff:ff");
