@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # guests/build-assets.sh — build (or reuse) every guest asset and describe them.
 #
-# Usage: guests/build-assets.sh [--force] AGENT_BINARY
+# Usage: guests/build-assets.sh [--force] [--payload DIR] AGENT_BINARY
 #
 #   Runs guests/kernel/build.sh and guests/rootfs/build.sh (both cached), then
 #   writes ${MC_CACHE_DIR:-/var/cache/microcosm}/assets.env, key=value lines
@@ -19,18 +19,27 @@
 #     MC_INITRD                initramfs.cpio.gz
 #     MC_BASE_IMAGE            read-only base.qcow2
 #     MC_ASSETS_HASH           <kernel hash>-<rootfs hash>
-#   --force is passed to both builders.
+#   --force is passed to both builders; --payload DIR (the workloads to
+#   install in the base disk) to the rootfs builder.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${MC_CACHE_DIR:-/var/cache/microcosm}
 force=()
+payload=()
 agent=
-for arg in "$@"; do
+while (($#)); do
+	arg=$1
+	shift
 	case $arg in
 	--force) force=(--force) ;;
+	--payload)
+		(($#)) || { echo "assets: --payload needs a directory" >&2; exit 2; }
+		payload=(--payload "$1")
+		shift
+		;;
 	-h | --help)
-		sed -n '2,24s/^# \{0,1\}//p' "$here/$(basename "${BASH_SOURCE[0]}")"
+		sed -n '2,25s/^# \{0,1\}//p' "$here/$(basename "${BASH_SOURCE[0]}")"
 		exit 0
 		;;
 	-*)
@@ -44,7 +53,7 @@ log() { printf 'assets: %s\n' "$*" >&2; }
 [[ -n $agent ]] || { log "usage: $0 [--force] AGENT_BINARY"; exit 2; }
 
 kernel_info=$("$here/kernel/build.sh" --print-info ${force[@]+"${force[@]}"})
-rootfs_info=$("$here/rootfs/build.sh" --print-info ${force[@]+"${force[@]}"} "$agent")
+rootfs_info=$("$here/rootfs/build.sh" --print-info ${force[@]+"${force[@]}"} ${payload[@]+"${payload[@]}"} "$agent")
 
 get() { # file key
 	sed -n "s/^$2=//p" "$1" | head -n1

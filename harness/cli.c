@@ -49,6 +49,34 @@ const char mc_exec_usage[] =
         "  -h, --help             this text\n"
         "Exit status: 0 when every guest's command exited 0, 1 otherwise.\n";
 
+const char mc_rsh_usage[] =
+        "usage: microcosm rsh [-c NAME] [--state-dir DIR] HOST COMMAND [ARG...]\n"
+        "Runs a shell command on one guest, the way ssh does: the words are joined with\n"
+        "spaces and run by sh -c, output passes through unchanged, the exit status is the\n"
+        "command's (255 when it could not run). HOST: guest name, index or address.\n"
+        "MPI launchers use it (mpirun runs it as Hydra's launcher, named mc-rsh);\n"
+        "SIGINT/SIGTERM/SIGHUP are forwarded to the command.\n";
+
+const char mc_mpirun_usage[] =
+        "usage: microcosm mpirun [options] -- PROGRAM [ARG...]\n"
+        "Runs an MPI program across the ready guests with MPICH's Hydra (mpiexec on the\n"
+        "host, guests reached through the agent instead of ssh). PROGRAM is looked up on\n"
+        "the guests' PATH (the workloads: mc-ring, mc-allreduce, mc-halo, mc-io) or is a\n"
+        "path in the guest.\n"
+        "  -n, --ranks N          MPI ranks (default: selected guests x ppn)\n"
+        "      --ppn K            ranks per guest (default 1)\n"
+        "      --hosts TARGET     guests to use, in index order (default: all ready)\n"
+        "  -t, --timeout T        kill the job after T (e.g. 10m; default none)\n"
+        "  -C, --wdir DIR         ranks' working directory in the guests (default /data,\n"
+        "                         each guest's own disk)\n"
+        "  -e, --env K=V          environment variable for every rank (repeatable)\n"
+        "      --mpiexec-arg A    extra argument for mpiexec (repeatable)\n"
+        "  -c, --cluster NAME     cluster name\n"
+        "      --state-dir DIR    state root\n"
+        "  -h, --help             this text\n"
+        "Exit status: mpiexec's (0 when every rank exited 0). A failed rank or guest is\n"
+        "named on stderr.\n";
+
 const char mc_ls_usage[] = "usage: microcosm ls [--json] [-c NAME] [--state-dir DIR]\n"
                            "Lists the guests of a running cluster with their state.\n";
 
@@ -585,5 +613,158 @@ int mc_target_match(const struct mc_target *t, const char *name, unsigned index)
 			break;
 		}
 	}
+	return 0;
+}
+
+int mc_cli_parse_rsh(int argc, char **argv, struct mc_rsh_opts *o)
+{
+	static const struct option lo[] = {
+	        COMMON_LONGOPTS,
+	        {NULL, 0, NULL, 0},
+	};
+	int opt, r;
+
+	memset(o, 0, sizeof(*o));
+	common_defaults(&o->c);
+	optind = 0;
+	opterr = 0;
+	/* "+": options end at HOST; what follows is the command, as for ssh. */
+	while ((opt = getopt_long(argc, argv, "+:c:vh", lo, NULL)) != -1) {
+		if ((r = common_opt(&o->c, opt, optarg, "rsh")) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		switch (opt) {
+		case 'h':
+			fputs(mc_rsh_usage, stdout);
+			return 1;
+		case ':':
+			fprintf(stderr, "microcosm rsh: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "microcosm rsh: unknown option '%s' (see --help)\n",
+			        argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (argc - optind < 2) {
+		fprintf(stderr, "microcosm rsh: need HOST and COMMAND (see --help)\n");
+		return -EINVAL;
+	}
+	if (strlen(argv[optind]) >= sizeof(o->host))
+		return bad("rsh", "HOST", argv[optind], "too long");
+	snprintf(o->host, sizeof(o->host), "%s", argv[optind]);
+	o->argc = argc - optind - 1;
+	o->argv = argv + optind + 1;
+	return 0;
+}
+
+int mc_cli_parse_mpirun(int argc, char **argv, struct mc_mpirun_opts *o)
+{
+	enum { OPT_PPN = 300, OPT_HOSTS, OPT_XARG };
+	static const struct option lo[] = {
+	        {"ranks", required_argument, NULL, 'n'},
+	        {"ppn", required_argument, NULL, OPT_PPN},
+	        {"hosts", required_argument, NULL, OPT_HOSTS},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"env", required_argument, NULL, 'e'},
+	        {"mpiexec-arg", required_argument, NULL, OPT_XARG},
+	        {"wdir", required_argument, NULL, 'C'},
+	        COMMON_LONGOPTS,
+	        {NULL, 0, NULL, 0},
+	};
+	struct mc_target t;
+	uint64_t v;
+	int opt, r, dashdash = -1;
+
+	memset(o, 0, sizeof(*o));
+	common_defaults(&o->c);
+	o->ppn = 1;
+	snprintf(o->wdir, sizeof(o->wdir), "/data");
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = i;
+			break;
+		}
+	if (dashdash < 0) {
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+				fputs(mc_mpirun_usage, stdout);
+				return 1;
+			}
+		fprintf(stderr, "microcosm mpirun: missing '--' before the program (see microcosm "
+		                "mpirun --help)\n");
+		return -EINVAL;
+	}
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(dashdash, argv, ":n:t:e:C:c:vh", lo, NULL)) != -1) {
+		if ((r = common_opt(&o->c, opt, optarg, "mpirun")) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		switch (opt) {
+		case 'h':
+			fputs(mc_mpirun_usage, stdout);
+			return 1;
+		case 'n':
+			if (mc_parse_u64(optarg, 1, 1000000, &v))
+				return bad("mpirun", "--ranks", optarg, "want 1..1000000");
+			o->ranks = (unsigned)v;
+			break;
+		case OPT_PPN:
+			if (mc_parse_u64(optarg, 1, 1024, &v))
+				return bad("mpirun", "--ppn", optarg, "want 1..1024");
+			o->ppn = (unsigned)v;
+			break;
+		case OPT_HOSTS:
+			if (strlen(optarg) >= sizeof(o->hosts) || mc_target_parse(optarg, &t))
+				return bad("mpirun", "--hosts", optarg,
+				           "want a target set, e.g. all, g0000-g0007, 0-7");
+			snprintf(o->hosts, sizeof(o->hosts), "%s", optarg);
+			break;
+		case 't':
+			if (mc_parse_duration_ms(optarg, &o->timeout_ms) || o->timeout_ms == 0)
+				return bad("mpirun", "--timeout", optarg,
+				           "want a duration, e.g. 10m");
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return bad("mpirun", "--env", optarg, "want NAME=VALUE");
+			if (o->envc >= 256)
+				return bad("mpirun", "--env", optarg, "at most 256 variables");
+			o->env[o->envc++] = optarg;
+			break;
+		case 'C':
+			if (optarg[0] != '/' || strlen(optarg) >= sizeof(o->wdir))
+				return bad("mpirun", "--wdir", optarg, "want an absolute path");
+			snprintf(o->wdir, sizeof(o->wdir), "%s", optarg);
+			break;
+		case OPT_XARG:
+			if (o->xargc >= 64)
+				return bad("mpirun", "--mpiexec-arg", optarg, "at most 64");
+			o->xargv[o->xargc++] = optarg;
+			break;
+		case ':':
+			fprintf(stderr, "microcosm mpirun: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "microcosm mpirun: unknown option '%s' (see --help)\n",
+			        argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < dashdash) {
+		fprintf(stderr, "microcosm mpirun: unexpected '%s' before '--'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (dashdash + 1 >= argc || argv[dashdash + 1][0] == '\0') {
+		fprintf(stderr, "microcosm mpirun: no program after '--'\n");
+		return -EINVAL;
+	}
+	o->argc = argc - dashdash - 1;
+	o->argv = argv + dashdash + 1;
 	return 0;
 }

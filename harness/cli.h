@@ -57,6 +57,28 @@ struct mc_exec_opts {
 	int json;            /* --json: one JSON object per event on stdout */
 };
 
+struct mc_rsh_opts {
+	struct mc_common_opts c;
+	char host[64]; /* guest name, index or address */
+	int argc;      /* shell command words (joined with spaces, run by sh -c) */
+	char **argv;   /* borrowed from main's argv */
+};
+
+struct mc_mpirun_opts {
+	struct mc_common_opts c;
+	unsigned ranks;      /* -n; 0 = every selected guest x ppn */
+	unsigned ppn;        /* --ppn, ranks per guest (default 1) */
+	char hosts[1024];    /* --hosts target set; "" = all ready guests */
+	uint64_t timeout_ms; /* --timeout; 0 = none */
+	char wdir[1024];     /* --wdir: ranks' working directory in the guests */
+	int envc;            /* --env K=V */
+	char *env[256];      /* borrowed */
+	int xargc;           /* --mpiexec-arg */
+	char *xargv[64];     /* borrowed */
+	int argc;            /* program and its arguments after "--" */
+	char **argv;         /* borrowed */
+};
+
 struct mc_target_opts { /* pause, resume */
 	struct mc_common_opts c;
 	char target[1024];
@@ -75,9 +97,12 @@ struct mc_simple_opts { /* ls, down */
  */
 int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o);
 int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o);
+int mc_cli_parse_rsh(int argc, char **argv, struct mc_rsh_opts *o);
+int mc_cli_parse_mpirun(int argc, char **argv, struct mc_mpirun_opts *o);
 int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const char *usage);
 int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const char *usage);
 
+extern const char mc_rsh_usage[], mc_mpirun_usage[];
 extern const char mc_up_usage[], mc_exec_usage[], mc_ls_usage[], mc_down_usage[], mc_pause_usage[],
         mc_resume_usage[];
 

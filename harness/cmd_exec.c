@@ -1,5 +1,7 @@
 /* cmd_exec.c — `microcosm exec`: run a command on a set of guests, stream or tabulate the results.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include "cli.h"
 #include "client.h"
 #include "commands.h"
+#include "util.h"
 
 #define KEEP_OUTPUT 4096 /* bytes of output kept per guest for --table */
 
@@ -64,41 +67,63 @@ static void first_line(const struct gres *g, char *buf, size_t cap)
 	buf[k] = '\0';
 }
 
-int cmd_exec(int argc, char **argv)
+/* The signal that asked this CLI to stop (Ctrl-C, a launcher's SIGTERM). */
+static volatile sig_atomic_t pending_signal;
+
+static void on_signal(int sig)
 {
-	struct mc_exec_opts o;
+	pending_signal = sig;
+}
+
+#define FORWARD_GRACE_MS 5000 /* forwarded signal -> SIGKILL -> give up */
+
+/*
+ * Runs o's command and reports as exec does, or, with raw (rsh), passes the
+ * single guest's output through unchanged and returns its exit status the
+ * way ssh does (255 when it could not run). SIGINT, SIGTERM and SIGHUP are
+ * forwarded to the guests' commands; if they have not ended FORWARD_GRACE_MS
+ * later they are SIGKILLed, and after as long again the CLI gives up.
+ */
+int mc_exec_session(const struct mc_exec_opts *o, int raw)
+{
+	const char *verb = raw ? "rsh" : "exec";
+	struct sigaction sa = {.sa_handler = on_signal}, old[3];
+	const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
 	struct mc_client *cl;
 	struct gres *res = NULL;
 	size_t nres = 0;
 	char err[512];
 	json_t *req, *a;
-	int r, failures = 0, finished = 0;
+	int r, failures = 0, finished = 0, forwarded = 0, raw_status = 255;
+	json_int_t job = 0;
+	int64_t escalate_ms = 0;
 
-	r = mc_cli_parse_exec(argc, argv, &o);
-	if (r)
-		return r > 0 ? 0 : 2;
-	cl = mc_client_connect(&o.c, err, sizeof(err));
+	cl = mc_client_connect(&o->c, err, sizeof(err));
 	if (!cl) {
-		fprintf(stderr, "microcosm exec: %s\n", err);
-		return 1;
+		fprintf(stderr, "microcosm %s: %s\n", verb, err);
+		return raw ? 255 : 1;
 	}
 	a = json_array();
-	for (int i = 0; i < o.argc; i++)
-		json_array_append_new(a, json_string(o.argv[i]));
-	req = json_pack("{s:s, s:s, s:o, s:[], s:s, s:I}", "op", "exec", "target", o.target, "argv",
-	                a, "env", "cwd", o.cwd, "timeout_ms", (json_int_t)o.timeout_ms);
-	for (int i = 0; i < o.envc; i++)
-		json_array_append_new(json_object_get(req, "env"), json_string(o.env[i]));
-	if (!json_object_get(req, "argv") || json_array_size(a) != (size_t)o.argc) {
-		fprintf(stderr, "microcosm exec: arguments must be valid UTF-8\n");
+	for (int i = 0; i < o->argc; i++)
+		json_array_append_new(a, json_string(o->argv[i]));
+	req = json_pack("{s:s, s:s, s:o, s:[], s:s, s:I}", "op", "exec", "target", o->target,
+	                "argv", a, "env", "cwd", o->cwd, "timeout_ms", (json_int_t)o->timeout_ms);
+	for (int i = 0; i < o->envc; i++)
+		json_array_append_new(json_object_get(req, "env"), json_string(o->env[i]));
+	if (!json_object_get(req, "argv") || json_array_size(a) != (size_t)o->argc) {
+		fprintf(stderr, "microcosm %s: arguments must be valid UTF-8\n", verb);
 		json_decref(req);
 		mc_client_destroy(&cl);
-		return 2;
+		return raw ? 255 : 2;
 	}
 	if (mc_client_send(cl, req) < 0) {
 		mc_client_destroy(&cl);
-		return 1;
+		return raw ? 255 : 1;
 	}
+	pending_signal = 0;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
 	while (!finished) {
 		json_t *m = NULL;
 		char *data = NULL;
@@ -106,11 +131,30 @@ int cmd_exec(int argc, char **argv)
 		const char *type, *gname;
 		struct gres *g;
 
+		if (pending_signal && job && (!forwarded || mc_now_ms() >= escalate_ms)) {
+			int sig = forwarded ? SIGKILL : pending_signal;
+
+			if (forwarded > 1) {
+				fprintf(stderr,
+				        "microcosm %s: commands did not end after signal %d\n",
+				        verb, (int)pending_signal);
+				failures++;
+				raw_status = 128 + pending_signal;
+				break;
+			}
+			mc_client_send(cl, json_pack("{s:s, s:I, s:i}", "op", "signal", "job", job,
+			                             "signal", sig));
+			forwarded++;
+			escalate_ms = mc_now_ms() + FORWARD_GRACE_MS;
+		}
 		/* No overall limit: commands may run long; the per-command --timeout
-		 * bounds them and a dead controller is noticed. */
-		r = mc_client_recv(cl, 24 * 3600 * 1000, &m, &data, &len);
+		 * bounds them and a dead controller is noticed. Short waits so a
+		 * signal is forwarded promptly. */
+		r = mc_client_recv(cl, 200, &m, &data, &len);
+		if (r == -ETIMEDOUT)
+			continue;
 		if (r < 0) {
-			fprintf(stderr, "microcosm exec: lost the controller (pid %d)\n",
+			fprintf(stderr, "microcosm %s: lost the controller (pid %d)\n", verb,
 			        mc_client_pid(cl));
 			failures++;
 			break;
@@ -118,17 +162,17 @@ int cmd_exec(int argc, char **argv)
 		type = json_string_value(json_object_get(m, "type"));
 		gname = json_string_value(json_object_get(m, "guest"));
 		g = gname ? find(res, nres, gname) : NULL;
-		if (o.json && type && strcmp(type, "output") == 0) {
+		if (o->json && type && strcmp(type, "output") == 0) {
 			json_object_set_new(m, "data", json_stringn_nocheck(data ? data : "", len));
 		}
-		if (o.json) {
+		if (o->json) {
 			json_dumpf(m, stdout, JSON_COMPACT);
 			putchar('\n');
 		}
 		if (!type) {
 			/* ignore */
 		} else if (strcmp(type, "error") == 0) {
-			fprintf(stderr, "microcosm exec: %s\n",
+			fprintf(stderr, "microcosm %s: %s\n", verb,
 			        json_string_value(json_object_get(m, "error")));
 			failures++;
 			finished = 1;
@@ -136,6 +180,7 @@ int cmd_exec(int argc, char **argv)
 			json_t *names = json_object_get(m, "guests"), *v;
 			size_t i;
 
+			job = json_integer_value(json_object_get(m, "job"));
 			nres = json_array_size(names);
 			res = calloc(nres ? nres : 1, sizeof(*res));
 			if (!res) {
@@ -152,7 +197,10 @@ int cmd_exec(int argc, char **argv)
 		} else if (strcmp(type, "output") == 0 && g && data) {
 			int s = json_integer_value(json_object_get(m, "stream")) == 2;
 
-			if (!o.table && !o.json)
+			if (raw) {
+				fwrite(data, 1, len, s ? stderr : stdout);
+				fflush(s ? stderr : stdout);
+			} else if (!o->table && !o->json)
 				stream_out(g, s, data, len);
 			if (g->out_len < KEEP_OUTPUT) {
 				size_t k = len < KEEP_OUTPUT - g->out_len
@@ -174,7 +222,11 @@ int cmd_exec(int argc, char **argv)
 			g->timed_out = json_is_true(json_object_get(m, "timed_out"));
 			if (e)
 				g->error = strdup(e);
-			if (!o.table && !o.json) {
+			if (raw)
+				raw_status = e ? 255 : g->sig ? 128 + g->sig : g->status;
+			if (raw && e)
+				fprintf(stderr, "microcosm rsh: guest %s: %s\n", g->name, e);
+			if (!o->table && !o->json && !raw) {
 				flush_line(g, 0, 1);
 				flush_line(g, 1, 1);
 			}
@@ -186,7 +238,16 @@ int cmd_exec(int argc, char **argv)
 		json_decref(m);
 		free(data);
 	}
-	if (o.table) {
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	if (raw) {
+		for (size_t i = 0; i < nres; i++)
+			free(res[i].error);
+		free(res);
+		mc_client_destroy(&cl);
+		return raw_status;
+	}
+	if (o->table) {
 		printf("%-8s %-8s %8s %-12s %s\n", "GUEST", "STATE", "BOOT_MS", "EXIT", "OUTPUT");
 		for (size_t i = 0; i < nres; i++) {
 			struct gres *g = &res[i];
@@ -206,7 +267,7 @@ int cmd_exec(int argc, char **argv)
 			printf("%-8s %-8s %8s %-12s %s\n", g->name, g->state[0] ? g->state : "?",
 			       bs, ex, g->error ? g->error : line);
 		}
-	} else if (!o.json) {
+	} else if (!o->json) {
 		for (size_t i = 0; i < nres; i++) {
 			struct gres *g = &res[i];
 
@@ -214,18 +275,29 @@ int cmd_exec(int argc, char **argv)
 				fprintf(stderr, "%s: %s\n", g->name, g->error);
 			else if (g->timed_out)
 				fprintf(stderr, "%s: killed after the %llu ms timeout\n", g->name,
-				        (unsigned long long)o.timeout_ms);
+				        (unsigned long long)o->timeout_ms);
 			else if (g->sig)
 				fprintf(stderr, "%s: killed by signal %d\n", g->name, g->sig);
 			else if (g->status)
 				fprintf(stderr, "%s: exit status %d\n", g->name, g->status);
 		}
 	}
-	if (failures && !o.json)
-		fprintf(stderr, "exec: %d of %zu guests did not succeed\n", failures, nres);
+	if (failures && !o->json)
+		fprintf(stderr, "exec: %d of %zu guests did not succeed%s\n", failures, nres,
+		        pending_signal ? " (interrupted)" : "");
 	for (size_t i = 0; i < nres; i++)
 		free(res[i].error);
 	free(res);
 	mc_client_destroy(&cl);
 	return failures ? 1 : 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct mc_exec_opts o;
+	int r = mc_cli_parse_exec(argc, argv, &o);
+
+	if (r)
+		return r > 0 ? 0 : 2;
+	return mc_exec_session(&o, 0);
 }

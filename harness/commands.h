@@ -2,6 +2,8 @@
 #ifndef MC_COMMANDS_H
 #define MC_COMMANDS_H
 
+struct mc_common_opts;
+
 /* Each returns the process exit status; argv[0] is the verb. */
 int cmd_up(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -10,6 +12,16 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_rsh(int argc, char **argv);
+int cmd_mpirun(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_net(int argc, char **argv);
+extern const char mc_net_usage[];
+
+struct mc_exec_opts;
+/* Runs an exec request and reports it (cmd_exec.c); raw = rsh's pass-through
+ * of one guest's output and exit status. */
+int mc_exec_session(const struct mc_exec_opts *o, int raw);
 
 extern const char mc_template_usage[];
 

@@ -701,6 +701,42 @@ static int str_array(json_t *a, char **out, int max, size_t maxlen)
 	return (int)json_array_size(a);
 }
 
+/*
+ * {"op":"signal","job":J,"signal":S}: forwards signal S to every command of
+ * exec job J still running. Only the client that started the job may signal
+ * it; the commands' exits reach that client as usual.
+ */
+static void req_signal(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
+{
+	json_int_t id = json_integer_value(json_object_get(req, "job"));
+	json_int_t sig = json_integer_value(json_object_get(req, "signal"));
+	struct job *j;
+	unsigned sent = 0;
+
+	for (j = c->jobs; j; j = j->next)
+		if (j->id == (uint32_t)id && strcmp(j->op, "exec") == 0)
+			break;
+	if (!j || id <= 0 || sig < 1 || sig > 64 || j->client_len != len ||
+	    memcmp(j->client, client, len) != 0) {
+		reply_error(c, client, len, "signal: no such exec job of this client");
+		return;
+	}
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+
+		for (struct run *r = g->runs; r; r = r->next) {
+			struct mc_msg m = {.type = MC_MSG_SIGNAL, .id = r->exec_id};
+
+			if (r->job != j)
+				continue;
+			m.u.signal.signal = (uint32_t)sig;
+			if (guest_send(c, g, &m) == 0)
+				sent++;
+		}
+	}
+	mc_debug("job %u: signal %d sent to %u commands", j->id, (int)sig, sent);
+}
+
 static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
 {
 	char *argv[MC_PROTO_MAX_ARGV], *env[MC_PROTO_MAX_ENV];
@@ -905,6 +941,8 @@ static void drain_cli(struct ctl *c)
 			req_ls(c, client, (size_t)n);
 		else if (strcmp(op, "exec") == 0)
 			req_exec(c, req, client, (size_t)n);
+		else if (strcmp(op, "signal") == 0)
+			req_signal(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
 			req_pause_resume(c, req, op, client, (size_t)n);
 		else if (strcmp(op, "down") == 0) {

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "run.h"
 
 static const struct {
 	const char *name;
@@ -19,6 +20,10 @@ static const struct {
         {"resume", cmd_resume, mc_resume_usage, "continue paused guests"},
         {"down", cmd_down, mc_down_usage, "stop a cluster and remove everything it created"},
         {"template", cmd_template, mc_template_usage, "list, build or remove booted templates"},
+        {"run", cmd_run, mc_run_usage, "run an experiment file, write a results directory"},
+        {"net", cmd_net, mc_net_usage, "emulate link latency, bandwidth, loss, topology"},
+        {"mpirun", cmd_mpirun, mc_mpirun_usage, "run an MPI program across the guests"},
+        {"rsh", cmd_rsh, mc_rsh_usage, "run a shell command on one guest, ssh-style"},
 };
 
 static void usage(FILE *fp)
@@ -32,6 +37,13 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	/* Hydra's launcher: `mc-rsh HOST COMMAND…` is `microcosm rsh HOST COMMAND…`. */
+	if (strcmp(base, "mc-rsh") == 0) {
+		mc_log_setup(MC_LOG_INFO, NULL);
+		return cmd_rsh(argc, argv);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -15,4 +15,8 @@ if [ "$san" = ON ]; then
 	cmake --build "$build-agent" -j"$(nproc)" --target mc-agent
 	agent="$build-agent/guests/agent/mc-agent"
 fi
-"$root/guests/build-assets.sh" "$agent"
+# The workloads (installed in the guests' base disk) are built without sanitizers
+# in every build (workloads/CMakeLists.txt).
+payload=()
+[ -d "$build/workloads/bin" ] && payload=(--payload "$build/workloads/bin")
+"$root/guests/build-assets.sh" ${payload[@]+"${payload[@]}"} "$agent"

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # setup.sh — README command 1: packages, build, guest assets, then the default job:
-# 8 guests up, one command on all of them, a per-guest table, everything torn down.
+# the demo experiment (64 guests, MPI ring and allreduce, a summary table), torn down.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/deps.sh"
 "$root/scripts/build.sh" "$root/build"
 mc="$root/build/harness/microcosm"
-cluster="setup-$$"
-trap '"$mc" down -c "$cluster" >/dev/null 2>&1 || true' EXIT INT TERM
-"$mc" up -c "$cluster" -n "${MC_DEMO_GUESTS:-8}"
-"$mc" exec -c "$cluster" --table --timeout 60s all -- sh -c 'echo "$(hostname) $(uname -r) up $(cut -d" " -f1 /proc/uptime)s"'
-"$mc" down -c "$cluster"
-trap - EXIT INT TERM
+# The default job is an experiment (workloads/experiments/demo.yaml): 64 guests, MPI ring
+# and allreduce across them, a summary table; `microcosm run` takes the cluster down
+# itself, also on Ctrl-C, and prints the results directory (under ./runs/) last.
+cd "$root"
+"$mc" run "${MC_DEMO_EXPERIMENT:-$root/workloads/experiments/demo.yaml}"

@@ -48,7 +48,9 @@
 #define AGENT_IDENTITY_MAX     4096 /* bytes, identity file */
 #define AGENT_CMDLINE_MAX      8192 /* bytes, /proc/cmdline */
 #define AGENT_OBUF_LEN         (MC_PROTO_HDR_LEN + 16 + MC_PROTO_MAX_DATA + MC_PROTO_MAX_STR)
-#define AGENT_DEFAULT_PATH     "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+/* The base disk's runtime (MPICH, workloads) is on PATH and the loader path. */
+#define AGENT_RUNTIME_DIR  "/data/opt/microcosm"
+#define AGENT_DEFAULT_PATH AGENT_RUNTIME_DIR "/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
 /* What the guest learns about itself from fw_cfg, a file or the kernel command line. */
 struct identity {
@@ -1124,6 +1126,7 @@ static char **build_env(const struct mc_msg_exec *e, const char **path)
 	        "PATH=" AGENT_DEFAULT_PATH,
 	        "HOME=/root",
 	        "TERM=dumb",
+	        "LD_LIBRARY_PATH=" AGENT_RUNTIME_DIR "/lib",
 	};
 	const size_t nd = sizeof(defaults) / sizeof(defaults[0]);
 	char **envp = calloc(nd + e->envc + 1, sizeof(*envp));
@@ -1306,6 +1309,21 @@ static void cmd_check_deadline(struct agent *a, struct cmd *c, uint64_t now)
 	c->deadline_ms = c->reaped ? 0 : now + AGENT_KILL_GRACE_MS;
 }
 
+/* Sends sig to the process group of running command id (the controller
+ * forwards a client's Ctrl-C or a launcher's termination). */
+static void cmd_signal(struct agent *a, uint32_t id, int sig)
+{
+	for (int i = 0; i < AGENT_MAX_CMDS; i++) {
+		struct cmd *c = &a->cmds[i];
+
+		if (!c->used || c->id != id || c->reaped)
+			continue;
+		if (kill(-c->pid, sig) < 0 && errno != ESRCH)
+			agent_log(a, "exec %" PRIu32 ": signal %d: %s", id, sig, strerror(errno));
+		return;
+	}
+}
+
 /* Kills every running command and waits briefly for them to be reaped. */
 static void cmds_kill_all(struct agent *a)
 {
@@ -1356,6 +1374,9 @@ static void handle_frame(struct agent *a, const uint8_t *buf, size_t len)
 	switch (m.type) {
 	case MC_MSG_EXEC:
 		cmd_start(a, m.id, &m.u.exec);
+		break;
+	case MC_MSG_SIGNAL:
+		cmd_signal(a, m.id, (int)m.u.signal.signal);
 		break;
 	case MC_MSG_SHUTDOWN:
 		agent_log(a, "control: shutdown");

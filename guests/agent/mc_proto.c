@@ -26,7 +26,7 @@ static bool type_valid(uint8_t type)
 static bool type_has_id(uint8_t type)
 {
 	return type == MC_MSG_EXEC || type == MC_MSG_OUTPUT || type == MC_MSG_EXIT ||
-	       type == MC_MSG_ERROR;
+	       type == MC_MSG_ERROR || type == MC_MSG_SIGNAL;
 }
 
 /* "K=V" with a non-empty key. */
@@ -160,6 +160,11 @@ static int body_size(const struct mc_msg *m, size_t *size)
 	case MC_MSG_SHUTDOWN:
 		n = 0;
 		break;
+	case MC_MSG_SIGNAL:
+		if (m->u.signal.signal < 1 || m->u.signal.signal > 64)
+			return MC_PROTO_EINVAL;
+		n = 4;
+		break;
 	case MC_MSG_ERROR:
 		if (m->u.error.code <= 0)
 			return MC_PROTO_EINVAL;
@@ -234,6 +239,9 @@ int mc_proto_encode(const struct mc_msg *m, uint8_t *buf, size_t cap, size_t *le
 		put_u64(&w, m->u.exit.duration_ms);
 		break;
 	case MC_MSG_SHUTDOWN:
+		break;
+	case MC_MSG_SIGNAL:
+		put_u32(&w, m->u.signal.signal);
 		break;
 	case MC_MSG_ERROR:
 		put_u32(&w, (uint32_t)m->u.error.code);
@@ -440,6 +448,11 @@ static int decode_body(struct rbuf *r, struct mc_msg *m)
 	}
 	case MC_MSG_SHUTDOWN:
 		return 0;
+	case MC_MSG_SIGNAL:
+		if (!get_u32(r, &m->u.signal.signal) || m->u.signal.signal < 1 ||
+		    m->u.signal.signal > 64)
+			return MC_PROTO_EINVAL;
+		return 0;
 	case MC_MSG_ERROR:
 		if (!get_i32(r, &m->u.error.code) || m->u.error.code <= 0)
 			return MC_PROTO_EINVAL;
@@ -530,7 +543,7 @@ const char *mc_proto_type_name(uint8_t type)
 	        [MC_MSG_HELLO] = "HELLO", [MC_MSG_HEARTBEAT] = "HEARTBEAT",
 	        [MC_MSG_EXEC] = "EXEC",   [MC_MSG_OUTPUT] = "OUTPUT",
 	        [MC_MSG_EXIT] = "EXIT",   [MC_MSG_SHUTDOWN] = "SHUTDOWN",
-	        [MC_MSG_ERROR] = "ERROR",
+	        [MC_MSG_ERROR] = "ERROR", [MC_MSG_SIGNAL] = "SIGNAL",
 	};
 
 	if (!type_valid(type))

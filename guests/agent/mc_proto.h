@@ -39,7 +39,8 @@ enum mc_msg_type {
 	MC_MSG_EXIT = 5,      /* agent -> ctl: exec id finished */
 	MC_MSG_SHUTDOWN = 6,  /* ctl -> agent: power the guest off */
 	MC_MSG_ERROR = 7,     /* either way: request id failed before running */
-	MC_MSG_TYPE_MAX = 7,
+	MC_MSG_SIGNAL = 8,    /* ctl -> agent: send a signal to exec id's process group */
+	MC_MSG_TYPE_MAX = 8,
 };
 
 enum mc_stream { MC_STREAM_STDOUT = 1, MC_STREAM_STDERR = 2 };
@@ -80,6 +81,10 @@ struct mc_msg_exit {
 	uint64_t duration_ms;
 };
 
+struct mc_msg_signal {
+	uint32_t signal; /* 1..64 */
+};
+
 struct mc_msg_error {
 	int32_t code; /* errno-style positive code */
 	char *text;   /* human-readable reason */
@@ -95,6 +100,7 @@ struct mc_msg {
 		struct mc_msg_output output;
 		struct mc_msg_exit exit;
 		struct mc_msg_error error;
+		struct mc_msg_signal signal;
 	} u;
 };
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # guests/rootfs/build.sh — build (or reuse) the guest root: initramfs + base disk.
 #
-# Usage: guests/rootfs/build.sh [--print-info] [--force] AGENT_BINARY
+# Usage: guests/rootfs/build.sh [--print-info] [--force] [--payload DIR] AGENT_BINARY
 #
 #   Writes, under ${MC_CACHE_DIR:-/var/cache/microcosm}/rootfs/<hash>/:
 #     initramfs.cpio.gz  newc+gzip: busybox, the agent as /init (PID 1), the
 #                        agent's shared libraries, /etc, and the modules
 #                        Debian's cloud kernel needs (loaded by init.sh)
 #     base.qcow2         read-only (0444) ext4 base disk, 2 GiB virtual, with
-#                        /MICROCOSM_BASE and room under /opt/microcosm/
+#                        /MICROCOSM_BASE and the guest runtime under
+#                        /opt/microcosm/: bin/ (the payload's programs and
+#                        MPICH's hydra_pmi_proxy) and lib/ (every shared
+#                        library they need). Guests mount it on /data; the
+#                        agent puts /data/opt/microcosm/{bin,lib} on PATH and
+#                        LD_LIBRARY_PATH.
 #     rootfs.info        key=value description of the above
 #   <hash> covers this script, the files under guests/rootfs/, the agent and
 #   its libraries, busybox and the cloud kernel modules; a run whose inputs
@@ -16,6 +21,9 @@
 #
 #   --print-info  print the path of rootfs.info on stdout
 #   --force       rebuild even if cached
+#   --payload DIR executables to install in the base disk's bin/ (the
+#                 workloads: mc-ring, mc-allreduce, …) and *.so libraries for
+#                 its lib/ (libmc-mpi-preload.so)
 #
 # Runs unprivileged (no mounts, no mknod). Progress goes to stderr.
 set -euo pipefail
@@ -39,12 +47,20 @@ export PATH=$PATH:/usr/sbin:/sbin
 print_info=0
 force=0
 agent=
-for arg in "$@"; do
+payload=
+while (($#)); do
+	arg=$1
+	shift
 	case $arg in
 	--print-info) print_info=1 ;;
 	--force) force=1 ;;
+	--payload)
+		(($#)) || { echo "rootfs: --payload needs a directory" >&2; exit 2; }
+		payload=$1
+		shift
+		;;
 	-h | --help)
-		sed -n '2,21s/^# \{0,1\}//p' "$self"
+		sed -n '2,30s/^# \{0,1\}//p' "$self"
 		exit 0
 		;;
 	-*)
@@ -89,6 +105,36 @@ agent_libs() {
 }
 mapfile -t libs < <(agent_libs)
 
+# The guest runtime for the base disk: the payload's executables, MPICH's
+# proxy (what Hydra starts on each node) and the shared libraries of all of
+# them, the dynamic loader excepted (the initramfs has it).
+hydra_proxy=${MC_HYDRA_PROXY:-/usr/bin/hydra_pmi_proxy}
+[[ -x $hydra_proxy ]] || die "$hydra_proxy missing (install mpich)"
+runtime_bins=("$hydra_proxy")
+payload_libs=()
+if [[ -n $payload ]]; then
+	[[ -d $payload ]] || die "payload $payload: not a directory"
+	for f in "$payload"/*; do
+		case $f in
+		*.so) payload_libs+=("$(readlink -f -- "$f")") ;;
+		*) [[ -f $f && -x $f ]] && runtime_bins+=("$(readlink -f -- "$f")") ;;
+		esac
+	done
+fi
+runtime_libs() {
+	local out f
+	for f in "${runtime_bins[@]}" ${payload_libs[@]+"${payload_libs[@]}"}; do
+		out=$(LC_ALL=C ldd "$f" 2>&1) || {
+			[[ $out == *"not a dynamic executable"* || $out == *"statically linked"* ]] && continue
+			die "ldd $f failed: $out"
+		}
+		[[ $out != *"not found"* ]] || die "libraries of $f missing: $(grep 'not found' <<<"$out" | tr -s '\t ' ' ')"
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 }' <<<"$out"
+	done | sort -u
+}
+mapfile -t rlibs < <(runtime_libs)
+rlibs+=(${payload_libs[@]+"${payload_libs[@]}"})
+
 # Modular cloud kernels present on this host: each /boot/vmlinuz-*-cloud-amd64
 # with its /lib/modules tree.
 cloud_kernels=()
@@ -116,6 +162,11 @@ hash=$({
 		sha256sum <"/lib/modules/$kver/modules.dep"
 	done
 	printf 'cloud_modules %s\n' "${cloud_modules[*]}"
+	printf 'runtime\n'
+	for f in "${runtime_bins[@]}" "${rlibs[@]}"; do
+		printf '%s ' "$(basename "$f")"
+		sha256sum <"$f"
+	done
 } | sha256sum | cut -c1-16)
 out=$cache_root/$hash
 
@@ -164,6 +215,9 @@ chmod 0700 "$stage/root"
 install -m 0755 "$busybox" "$stage/bin/busybox"
 install -m 0755 "$agent" "$stage/sbin/mc-agent"
 ln -s /sbin/mc-agent "$stage/init"
+# Hydra starts its proxy by the absolute path it has on the launching host.
+mkdir -p "$stage$(dirname "$hydra_proxy")"
+ln -s "/data/opt/microcosm/bin/$(basename "$hydra_proxy")" "$stage$hydra_proxy"
 cp -R --preserve=mode "$skel/." "$stage/"
 
 # busybox applets: one absolute symlink each, never over a file we installed.
@@ -264,8 +318,16 @@ mkdir -p "$base/opt/microcosm/bin" "$base/opt/microcosm/lib" "$base/opt/microcos
 printf 'microcosm-base %s rootfs=%s\n' "$base_version" "$hash" >"$base/MICROCOSM_BASE"
 cat >"$base/opt/microcosm/README" <<'EOF'
 Runtime files shared by all guests (read-only base; each guest writes to its
-own qcow2 overlay). Filled by later build steps (e.g. the MPICH runtime).
+own qcow2 overlay): bin/ holds MPICH's hydra_pmi_proxy and the workloads,
+lib/ every shared library they need (the agent sets PATH and LD_LIBRARY_PATH).
 EOF
+for f in "${runtime_bins[@]}"; do
+	install -m 0755 "$f" "$base/opt/microcosm/bin/$(basename "$f")"
+done
+for f in "${rlibs[@]}"; do
+	cp -L "$f" "$base/opt/microcosm/lib/$(basename "$f")"
+done
+log "  runtime: ${#runtime_bins[@]} programs, ${#rlibs[@]} libraries ($(du -sk "$base/opt/microcosm" | cut -f1) KiB)"
 find "$base" -exec touch -h -d @1 {} +
 uuid=$(printf '%s' "$hash" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
 truncate -s "$base_size" "$tmp/base.raw"
@@ -298,6 +360,8 @@ t1=$(date +%s)
 	printf 'agent=%s\n' "$agent"
 	printf 'agent_sha256=%s\n' "$(sha256sum <"$agent" | cut -d' ' -f1)"
 	printf 'agent_libs=%s\n' "${#libs[@]}"
+	printf 'runtime_programs=%s\n' "$(for f in "${runtime_bins[@]}"; do basename "$f"; done | tr '\n' ' ')"
+	printf 'runtime_libs=%s\n' "${#rlibs[@]}"
 	printf 'busybox_version=%s\n' "$busybox_version"
 	printf 'cloud_kernels=%s\n' "${cloud_kernels[*]+${cloud_kernels[*]}}"
 	printf 'cloud_modules=%s\n' "$modcount"

@@ -193,6 +193,10 @@ static struct mc_msg sample(uint8_t type)
 		m.u.error.code = 16;
 		m.u.error.text = "too many running commands";
 		break;
+	case MC_MSG_SIGNAL:
+		m.id = 11;
+		m.u.signal.signal = 15;
+		break;
 	}
 	return m;
 }
@@ -309,6 +313,29 @@ static void test_round_trip_shutdown(void **state)
 	assert_int_equal(len, MC_PROTO_HDR_LEN);
 	round_trip(&m, &d);
 	mc_msg_fini(&d);
+}
+
+static void test_round_trip_signal(void **state)
+{
+	struct mc_msg m = sample(MC_MSG_SIGNAL), d;
+	size_t len;
+	uint8_t buf[64];
+
+	(void)state;
+	round_trip(&m, &d);
+	assert_int_equal(d.id, 11);
+	assert_int_equal(d.u.signal.signal, 15);
+	mc_msg_fini(&d);
+	/* signal numbers outside 1..64 and a missing exec id are refused */
+	m.u.signal.signal = 0;
+	assert_int_equal(mc_proto_encode(&m, buf, sizeof(buf), &len), MC_PROTO_EINVAL);
+	m.u.signal.signal = 65;
+	assert_int_equal(mc_proto_encode(&m, buf, sizeof(buf), &len), MC_PROTO_EINVAL);
+	m.u.signal.signal = 9;
+	assert_int_equal(mc_proto_encode(&m, buf, sizeof(buf), &len), 0);
+	buf[MC_PROTO_HDR_LEN + 3] = 99; /* body u32, little or big end: not 1..64 */
+	buf[MC_PROTO_HDR_LEN] = 99;
+	expect_reject(buf, len);
 }
 
 static void test_round_trip_error(void **state)
@@ -837,7 +864,8 @@ static void test_misc(void **state)
 	assert_string_equal(mc_proto_type_name(MC_MSG_SHUTDOWN), "SHUTDOWN");
 	assert_string_equal(mc_proto_type_name(MC_MSG_ERROR), "ERROR");
 	assert_string_equal(mc_proto_type_name(0), "?");
-	assert_string_equal(mc_proto_type_name(8), "?");
+	assert_string_equal(mc_proto_type_name(MC_MSG_SIGNAL), "SIGNAL");
+	assert_string_equal(mc_proto_type_name(9), "?");
 	assert_string_equal(mc_proto_type_name(255), "?");
 }
 
@@ -850,6 +878,7 @@ int main(void)
 	        cmocka_unit_test(test_round_trip_output),
 	        cmocka_unit_test(test_round_trip_exit),
 	        cmocka_unit_test(test_round_trip_shutdown),
+	        cmocka_unit_test(test_round_trip_signal),
 	        cmocka_unit_test(test_round_trip_error),
 	        cmocka_unit_test(test_every_length),
 	        cmocka_unit_test(test_bad_header),

@@ -1,0 +1,210 @@
+/* experiment.h — experiment files: the YAML spec of a cluster, its network and its workloads. */
+#ifndef MC_EXPERIMENT_H
+#define MC_EXPERIMENT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/*
+ * The experiment file: one YAML document, at most 1 MiB, a mapping at the top. Only
+ * name is required; every other field has the default shown (workloads/experiments/
+ * default.yaml spells them all out). Anchors and aliases are not accepted.
+ *
+ * Value syntax:
+ *   integer   decimal digits only: no sign, no fraction, no trailing text.
+ *   size      an integer of MiB, or with a suffix M or G (128M, 1G).
+ *   duration  an integer and a unit: us, ms, s, m or h (500ms, 2s, 10m). The unit is
+ *             required. Durations kept in milliseconds must be whole milliseconds.
+ *   name      1-48 characters of [A-Za-z0-9._-], the first a letter or digit (names
+ *             become file names).
+ *   null      an empty value, ~ or null: accepted only for the sections (cluster,
+ *             network, topology, intra, inter, workloads, env, results), meaning "empty".
+ *
+ *   name: ring-64            required; a name
+ *   seed: auto               0..2^63-1, or auto: the run derives one from the clock and
+ *                            prints it (stored as seed_set = 0)
+ *   cluster:
+ *     guests: 4              1..65534
+ *     spawn: clone           clone (from a booted memory template) | boot (cold boot each)
+ *     memory: 128M           RAM per guest, a size 32M..64G
+ *     vcpus: 1               vCPUs per guest, 1..64
+ *     kernel: project        project | cloud | a path (any value containing '/'; relative
+ *                            paths are relative to the working directory of the run)
+ *     density: false         true | false: QEMU without ASLR and with KSM (docs/density.md)
+ *     heartbeat: auto        50ms..10m, or auto: microcosm up's rule from the guest count
+ *                            (stored as heartbeat_ms = 0)
+ *   network:                 shaping of every guest's link; default: no shaping. Only the
+ *                            keys given are stored; their defaults belong to harness/netem.c
+ *                            and harness/topology.c (see mc_experiment_network_each()).
+ *     latency: 50us          a delay: a number (decimals allowed) and us, ms or s
+ *     jitter: 5us            a delay, as latency
+ *     bandwidth: 1Gbit       a rate > 0: a number and bit, kbit, mbit, gbit, tbit, bps, kbps,
+ *                            mbps, gbps or tbps (any case)
+ *     loss: 0%               a percentage 0..100 (decimals allowed, % required)
+ *     duplicate: 0%          a percentage, as loss
+ *     corrupt: 0%            a percentage, as loss
+ *     topology:
+ *       kind: flat           flat | fat-tree
+ *       rack_size: 16        guests per rack, 1..65534
+ *       oversubscription: 4  1..1024
+ *       intra: {...}         link keys as above, for links inside a rack
+ *       inter: {...}         link keys as above, for links between racks
+ *   workloads:               a sequence of at most 64, run in order; default: none (the
+ *                            run brings the cluster up, checks it and takes it down)
+ *     - name: ring           required; a name, unique within the file
+ *       kind: mpi            required: mpi | taskfarm | exec
+ *       repeat: 1            runs of this workload, 1..10000
+ *       timeout: 10m         per run, 1s..24h
+ *       env: {}              NAME: value for the program, at most 256; NAME is
+ *                            [A-Za-z_][A-Za-z0-9_]*, a value at most 4096 bytes
+ *       # kind mpi:
+ *       program: mc-ring     required; program name or path in the guest
+ *       args: []             at most 256 scalars, each at most 4096 bytes
+ *       ppn: 1               ranks per guest, 1..256
+ *       ranks: guests x ppn  1..guests x ppn
+ *       # kind taskfarm (a built-in farm: one master, workers on the other guests):
+ *       tasks: 1000          1..10000000
+ *       task_ms: 10          work per task, integer milliseconds 0..3600000
+ *       workers: guests - 1  1..65534 (default at least 1)
+ *       kill_workers: 0      workers killed mid-run (a fault for the test), 0..workers-1
+ *       kill_after: 1s       when the kill happens after the farm starts, 1ms..24h
+ *       # kind exec:
+ *       target: all          a target set as in microcosm exec (all, g0000-g0003, 0,2,5)
+ *       program: uname       required; program name or path in the guest
+ *       args: []             as for mpi
+ *   results:
+ *     dir: runs              where run directories go; relative to the working directory
+ *
+ * Errors read "FILE:LINE: FIELD.PATH: what is wrong", for example
+ *   ring.yaml:7: cluster.guests: expected an integer 1..65534, got "lots"
+ *   ring.yaml:12: workloads[1].kind: unknown kind "mpii" (expected mpi, taskfarm, exec)
+ * with 1-based lines and 0-based sequence indices. A missing required field is reported
+ * at the line of the mapping that lacks it.
+ */
+
+#define MC_EXP_MAX_BYTES     (1024 * 1024) /* largest experiment file, bytes */
+#define MC_EXP_MAX_DEPTH     16            /* deepest nesting of YAML collections */
+#define MC_EXP_MAX_NODES     65536         /* most YAML nodes (scalars + collections) */
+#define MC_EXP_MAX_WORKLOADS 64
+#define MC_EXP_MAX_ARGS      256  /* per workload */
+#define MC_EXP_MAX_ARG_BYTES 4096 /* per argument, and per env value */
+#define MC_EXP_MAX_ENV       256  /* variables per workload */
+#define MC_EXP_NAME_MAX      48   /* experiment and workload names, characters */
+#define MC_EXP_MAX_NETWORK   32   /* network settings (more than the allowed keys) */
+
+enum mc_exp_kind {
+	MC_EXP_MPI = 0,  /* an MPI program over the guests */
+	MC_EXP_TASKFARM, /* the built-in task farm */
+	MC_EXP_EXEC,     /* a command on a target set, as microcosm exec */
+};
+
+/* One network setting, as written: the path below "network" and the scalar. */
+struct mc_exp_setting {
+	char key[40];   /* "latency", "topology.kind", "topology.intra.latency" */
+	char value[64]; /* validated scalar as written: "50us", "fat-tree", "16" */
+	int line;       /* 1-based line of the value */
+};
+
+struct mc_exp_env {
+	char *name;  /* owned; [A-Za-z_][A-Za-z0-9_]* */
+	char *value; /* owned; at most MC_EXP_MAX_ARG_BYTES bytes */
+};
+
+struct mc_exp_cluster {
+	unsigned guests;       /* 1..65534 */
+	int clone;             /* spawn: 1 = clone from a booted template, 0 = cold boot */
+	uint64_t mem_mib;      /* RAM per guest, MiB */
+	unsigned vcpus;        /* vCPUs per guest */
+	char kernel[PATH_MAX]; /* "project", "cloud" or a path (contains '/') */
+	int density;           /* ASLR off + KSM for the emulators */
+	uint64_t heartbeat_ms; /* agent heartbeat period; 0 = auto (microcosm up's rule) */
+};
+
+struct mc_exp_workload {
+	char name[MC_EXP_NAME_MAX + 1]; /* unique within the experiment */
+	enum mc_exp_kind kind;          /* which of the field groups below apply */
+	int line;                       /* 1-based line of the workload's mapping */
+	unsigned repeat;                /* runs, >= 1 */
+	uint64_t timeout_ms;            /* per run */
+	unsigned envc;                  /* entries in env */
+	struct mc_exp_env *env;         /* owned; envc entries in file order; NULL when envc = 0 */
+	/* mpi and exec */
+	char *program; /* owned; NULL for taskfarm */
+	unsigned argc; /* entries in argv, program not included */
+	char **argv;   /* owned; argc strings then NULL; NULL for taskfarm */
+	/* mpi */
+	unsigned ppn;   /* ranks per guest */
+	unsigned ranks; /* total ranks, resolved: guests x ppn by default */
+	/* taskfarm */
+	unsigned tasks;         /* tasks in the farm */
+	unsigned task_ms;       /* work per task, ms */
+	unsigned workers;       /* resolved: guests - 1 (at least 1) by default */
+	unsigned kill_workers;  /* workers killed mid-run; 0 = none */
+	uint64_t kill_after_ms; /* delay from the start of the farm to the kill */
+	/* exec */
+	char *target; /* owned; a set mc_target_parse() accepts; NULL unless exec */
+};
+
+/* A parsed experiment: a plain config struct with every default filled in. */
+struct mc_experiment {
+	char *source;                   /* owned; the name used in messages (the path for _load) */
+	char *text;                     /* owned; the file's bytes as given, NUL-terminated */
+	size_t text_len;                /* bytes in text, the NUL not counted */
+	char name[MC_EXP_NAME_MAX + 1]; /* the experiment's name */
+	uint64_t seed;                  /* valid when seed_set */
+	int seed_set;                   /* 0: auto, the run picks a seed (it may then set both) */
+	struct mc_exp_cluster cluster;  /* the guests */
+	unsigned n_network;             /* entries in network */
+	struct mc_exp_setting network[MC_EXP_MAX_NETWORK]; /* in file order */
+	unsigned n_workloads;                              /* entries in workloads */
+	struct mc_exp_workload *workloads;                 /* owned; in run order; NULL when none */
+	char results_dir[PATH_MAX];                        /* results.dir */
+};
+
+/*
+ * Parses the experiment in text[0..len) (need not be NUL-terminated; at most
+ * MC_EXP_MAX_BYTES). name_for_errors starts every message ("ring.yaml"); NULL means
+ * "<input>". Does no I/O. Returns the experiment, or NULL with the first problem in
+ * err ("FILE:LINE: FIELD.PATH: what is wrong"). Caller owns the result; free with
+ * mc_experiment_destroy().
+ */
+struct mc_experiment *mc_experiment_parse(const char *text, size_t len, const char *name_for_errors,
+                                          char *err, size_t errlen);
+
+/*
+ * Reads the file at path (at most MC_EXP_MAX_BYTES) and parses it as
+ * mc_experiment_parse() does, with path in messages. Returns NULL with err set when the
+ * file cannot be read ("PATH: cannot read: No such file or directory") or is invalid.
+ * Caller owns the result; free with mc_experiment_destroy().
+ */
+struct mc_experiment *mc_experiment_load(const char *path, char *err, size_t errlen);
+
+/* Frees *e and everything it owns, and sets *e to NULL. Accepts NULL and *e == NULL. */
+void mc_experiment_destroy(struct mc_experiment **e);
+
+/*
+ * Calls fn(ctx, key, value, ...) for every network setting in file order, key being the
+ * path below "network" ("latency", "topology.kind", "topology.intra.bandwidth"). fn
+ * returns 0 or a negative code and, on failure, may write a reason to its err. Stops at
+ * the first failure and returns its code with err set to
+ * "FILE:LINE: network.KEY: <fn's reason>" (or "invalid value "V"" when fn wrote none).
+ * Returns 0 when fn accepted every setting. fn's arguments are borrowed for the call.
+ */
+int mc_experiment_network_each(const struct mc_experiment *e,
+                               int (*fn)(void *ctx, const char *key, const char *value, char *err,
+                                         size_t errlen),
+                               void *ctx, char *err, size_t errlen);
+
+/*
+ * The resolved experiment as JSON, with every default filled in and the same keys and
+ * value syntax as the file (so the text of the result parses back to the same
+ * experiment). seed and cluster.heartbeat are "auto" while unset; network holds only
+ * the keys given. Returns NULL when out of memory. Caller owns the result; free with
+ * json_decref().
+ */
+json_t *mc_experiment_to_json(const struct mc_experiment *e);
+
+#endif

@@ -1,0 +1,960 @@
+/* run.c — `microcosm run FILE.yaml`: an experiment end to end.
+ *
+ * up (the cluster, as `microcosm up` with the file's settings) → network
+ * (mc-netem on every guest) → each workload × repeat (mpi: mc_mpirun(); exec:
+ * `microcosm exec`; taskfarm: a coordinator on g0000 and a worker on each
+ * other guest) → per-guest logs → down. Everything lands in one run directory:
+ *
+ *   <results>/<name>-<UTC time>/
+ *     spec.yaml            the file as given
+ *     spec.json            the spec as resolved (defaults filled, seed)
+ *     manifest.json        versions, host, seed, status (running → finished |
+ *                          failed | interrupted), timings
+ *     workloads/<name>/<rep>/stdout.jsonl, stderr.log, result.json
+ *     guests.json          the guests at the end (state, boot time, reason)
+ *     guests/<guest>/      console.log, qemu.log
+ *     summary.json         one entry per workload: runs, failures, median seconds
+ *
+ * Every JSON file is written atomically (temp + rename); output files are
+ * appended as the workload runs, so a killed run leaves what it had.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "assets.h"
+#include "client.h"
+#include "mpirun.h"
+#include "topology.h"
+#include "util.h"
+
+const char mc_run_usage[] =
+        "usage: microcosm run [options] FILE.yaml\n"
+        "Runs an experiment: brings its cluster up, sets its network, runs each workload\n"
+        "(repeat times), writes a results directory and takes the cluster down. The last\n"
+        "line printed is the path of the results directory.\n"
+        "  -r, --results DIR      where run directories go (default: the file's results.dir)\n"
+        "      --seed N           override the file's seed\n"
+        "      --keep             leave the cluster up afterwards (microcosm down removes it)\n"
+        "  -n, --dry-run          check the file and print the resolved spec; start nothing\n"
+        "  -c, --cluster NAME     cluster name (default run<pid>)\n"
+        "      --state-dir DIR    state root\n"
+        "  -h, --help             this text\n"
+        "Exit status: 0 every workload run succeeded, 1 one failed or the run was\n"
+        "interrupted, 2 the file is bad or the cluster could not start.\n";
+
+int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
+{
+	enum { OPT_SEED = 400, OPT_KEEP, OPT_STATE };
+	static const struct option lo[] = {
+	        {"results", required_argument, NULL, 'r'},
+	        {"seed", required_argument, NULL, OPT_SEED},
+	        {"keep", no_argument, NULL, OPT_KEEP},
+	        {"dry-run", no_argument, NULL, 'n'},
+	        {"cluster", required_argument, NULL, 'c'},
+	        {"state-dir", required_argument, NULL, OPT_STATE},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *s;
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	s = getenv("MC_STATE_DIR");
+	snprintf(o->c.state_dir, sizeof(o->c.state_dir), "%s", s && *s ? s : "/run/microcosm");
+	snprintf(o->c.cluster, sizeof(o->c.cluster), "run%d", (int)getpid());
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":r:nc:vh", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(mc_run_usage, stdout);
+			return 1;
+		case 'r':
+			snprintf(o->results, sizeof(o->results), "%s", optarg);
+			break;
+		case OPT_SEED:
+			if (mc_parse_u64(optarg, 0, INT64_MAX, &o->seed)) {
+				fprintf(stderr, "microcosm run: --seed '%s': want 0..2^63-1\n",
+				        optarg);
+				return -EINVAL;
+			}
+			o->seed_set = 1;
+			break;
+		case OPT_KEEP:
+			o->keep = 1;
+			break;
+		case 'n':
+			o->dry_run = 1;
+			break;
+		case 'c':
+			if (strlen(optarg) < 1 || strlen(optarg) > 32 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			                   "0123456789-_") != strlen(optarg)) {
+				fprintf(stderr,
+				        "microcosm run: --cluster '%s': use 1-32 letters, "
+				        "digits, '-' or '_'\n",
+				        optarg);
+				return -EINVAL;
+			}
+			snprintf(o->c.cluster, sizeof(o->c.cluster), "%s", optarg);
+			o->cluster_given = 1;
+			break;
+		case OPT_STATE:
+			if (optarg[0] != '/') {
+				fprintf(stderr,
+				        "microcosm run: --state-dir '%s': must be absolute\n",
+				        optarg);
+				return -EINVAL;
+			}
+			snprintf(o->c.state_dir, sizeof(o->c.state_dir), "%s", optarg);
+			break;
+		case 'v':
+			o->c.verbose++;
+			break;
+		case ':':
+			fprintf(stderr, "microcosm run: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "microcosm run: unknown option '%s' (see --help)\n",
+			        argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "microcosm run: need exactly one experiment FILE (see --help)\n");
+		return -EINVAL;
+	}
+	snprintf(o->file, sizeof(o->file), "%s", argv[optind]);
+	return 0;
+}
+
+/* ---------- helpers ---------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static int write_json(const char *dir, const char *name, json_t *j)
+{
+	char path[PATH_MAX + 64];
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	rc = mc_write_file_atomic(path, s, strlen(s), 0644);
+	free(s);
+	return rc;
+}
+
+static double now_s(void)
+{
+	return (double)mc_now_ms() / 1000.0;
+}
+
+static void utc_stamp(char *buf, size_t cap, const char *fmt)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, fmt, &tm);
+}
+
+/* First line of a command's stdout (versions for the manifest); "" if none. */
+static void first_line_of(const char *cmd, char *buf, size_t cap)
+{
+	FILE *fp = popen(cmd, "r");
+
+	buf[0] = '\0';
+	if (!fp)
+		return;
+	if (fgets(buf, (int)cap, fp))
+		buf[strcspn(buf, "\n")] = '\0';
+	pclose(fp);
+}
+
+/* Path of this executable, for running its own verbs. */
+static int self_exe(char *buf, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Spawns `microcosm ARGV…` with stdout/stderr to the given fds (-1: inherit). */
+static pid_t spawn_self(const char *exe, char *const argv[], int out_fd, int err_fd)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	if (out_fd >= 0)
+		dup2(out_fd, STDOUT_FILENO);
+	if (err_fd >= 0)
+		dup2(err_fd, STDERR_FILENO);
+	execv(exe, argv);
+	dprintf(STDERR_FILENO, "run: exec %s: %s\n", exe, strerror(errno));
+	_exit(127);
+}
+
+/* Waits for pid up to timeout_ms (0 = no limit), then SIGTERM, SIGKILL. Returns
+ * the exit status (128+signal when killed), *timed_out set when it was. */
+static int wait_child(pid_t pid, uint64_t timeout_ms, int *timed_out)
+{
+	int64_t deadline = timeout_ms ? mc_now_ms() + (int64_t)timeout_ms : 0, kill_at = 0;
+	int status, forwarded = 0;
+
+	if (timed_out)
+		*timed_out = 0;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (interrupted && !forwarded) {
+			kill(pid, SIGTERM);
+			forwarded = 1;
+			kill_at = mc_now_ms() + 15000;
+		}
+		if (deadline && mc_now_ms() >= deadline && !kill_at) {
+			if (timed_out)
+				*timed_out = 1;
+			kill(pid, SIGTERM);
+			kill_at = mc_now_ms() + 15000;
+		}
+		if (kill_at && mc_now_ms() >= kill_at) {
+			kill(pid, SIGKILL);
+			kill_at = 0;
+			deadline = 0;
+		}
+		usleep(50000);
+	}
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+static int open_out(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* The JSON objects among the lines of a file (workloads print JSON lines). */
+static json_t *json_lines(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 64], *text = NULL, *line, *save = NULL;
+	size_t len;
+	json_t *arr = json_array();
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (mc_read_file(path, 64u << 20, &text, &len) < 0)
+		return arr;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *j;
+
+		/* exec output is prefixed "gNNNN: " */
+		if (line[0] == 'g' && strstr(line, ": {") && strstr(line, ": {") - line < 8)
+			line = strstr(line, ": {") + 2;
+		if (line[0] != '{')
+			continue;
+		j = json_loads(line, 0, NULL);
+		if (json_is_object(j))
+			json_array_append_new(arr, j);
+		else
+			json_decref(j);
+	}
+	free(text);
+	return arr;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A short line of a repetition's headline figures for the table: latency or time by
+ * message size (ring, allreduce), rate (task farm, halo), bandwidth (io). */
+static void headline(json_t *results, char *buf, size_t cap)
+{
+	static const char *const per_size[] = {"hop_latency_us", "latency_us_median",
+	                                       "time_us_median"};
+	size_t i, off = 0;
+	json_t *r;
+
+	buf[0] = '\0';
+	json_array_foreach(results, i, r)
+	{
+		json_t *b = json_object_get(r, "bytes"), *v;
+
+		if (off >= cap)
+			break;
+		if (json_is_integer(b)) {
+			for (size_t k = 0; k < 3; k++)
+				if ((v = json_object_get(r, per_size[k])) && json_is_number(v)) {
+					json_int_t n = json_integer_value(b);
+
+					off += (size_t)snprintf(
+					        buf + off, cap - off, "%s%lld%s %.0fus",
+					        off ? ", " : "",
+					        (long long)(n >= 1024 ? n / 1024 : n),
+					        n >= 1024 ? "K" : "B", json_number_value(v));
+					break;
+				}
+		} else if ((v = json_object_get(r, "tasks_per_s"))) {
+			off += (size_t)snprintf(
+			        buf + off, cap - off, "%.0f tasks/s, %lld redone, %lld lost",
+			        json_number_value(v),
+			        (long long)json_integer_value(json_object_get(r, "redone")),
+			        (long long)json_integer_value(json_object_get(r, "lost")));
+		} else if ((v = json_object_get(r, "iters_per_s"))) {
+			off += (size_t)snprintf(buf + off, cap - off, "%.1f iters/s",
+			                        json_number_value(v));
+		} else if ((v = json_object_get(r, "write_MBps"))) {
+			off += (size_t)snprintf(buf + off, cap - off,
+			                        "write %.0f MB/s, read %.0f MB/s",
+			                        json_number_value(v),
+			                        json_number_value(json_object_get(r, "read_MBps")));
+		}
+	}
+}
+
+/* ---------- workloads ---------- */
+
+struct rep_result {
+	int ok;
+	double seconds;
+	char failure[1024];
+};
+
+static char **env_strings(const struct mc_exp_workload *w)
+{
+	char **env = calloc(w->envc + 1, sizeof(*env));
+
+	for (unsigned i = 0; env && i < w->envc; i++)
+		if (asprintf(&env[i], "%s=%s", w->env[i].name, w->env[i].value) < 0)
+			env[i] = NULL;
+	return env;
+}
+
+static void free_strings(char **v, unsigned n)
+{
+	for (unsigned i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w, const char *dir,
+                    struct rep_result *rr)
+{
+	struct mc_mpirun_spec s = {0};
+	struct mc_mpirun_result res;
+	char **argv = calloc(w->argc + 2, sizeof(*argv));
+	char **env = env_strings(w);
+	int out = open_out(dir, "stdout.jsonl"), err = open_out(dir, "stderr.log");
+
+	if (!argv || !env || out < 0 || err < 0) {
+		snprintf(rr->failure, sizeof(rr->failure), "could not set up the run: %s",
+		         strerror(errno));
+		goto out;
+	}
+	argv[0] = w->program;
+	for (unsigned i = 0; i < w->argc; i++)
+		argv[i + 1] = w->argv[i];
+	s.c = &o->c;
+	s.ranks = w->ranks;
+	s.ppn = w->ppn;
+	s.timeout_ms = w->timeout_ms;
+	s.envc = (int)w->envc;
+	s.env = env;
+	s.argc = (int)w->argc + 1;
+	s.argv = argv;
+	s.out_fd = out;
+	s.err_fd = err;
+	if (mc_mpirun(&s, &res) < 0) {
+		snprintf(rr->failure, sizeof(rr->failure), "%s", res.failure);
+		goto out;
+	}
+	rr->seconds = res.seconds;
+	rr->ok = res.status == 0;
+	if (res.interrupted)
+		interrupted = res.interrupted;
+	if (!rr->ok)
+		snprintf(rr->failure, sizeof(rr->failure), "%s", res.failure);
+out:
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	free(argv);
+	free_strings(env, w->envc);
+}
+
+static void run_exec(const struct mc_run_opts *o, const char *exe, const struct mc_exp_workload *w,
+                     const char *dir, struct rep_result *rr)
+{
+	char **argv = calloc(16 + 2 * w->envc + w->argc, sizeof(*argv));
+	char **env = env_strings(w);
+	char tmo[32];
+	size_t n = 0;
+	int out = open_out(dir, "stdout.jsonl"), err = open_out(dir, "stderr.log"), st, to;
+	double t0 = now_s();
+	pid_t pid;
+
+	if (!argv || !env || out < 0 || err < 0) {
+		snprintf(rr->failure, sizeof(rr->failure), "could not set up the run");
+		goto out;
+	}
+	snprintf(tmo, sizeof(tmo), "%llums", (unsigned long long)w->timeout_ms);
+	argv[n++] = "microcosm";
+	argv[n++] = "exec";
+	argv[n++] = "-c";
+	argv[n++] = (char *)o->c.cluster;
+	argv[n++] = "--state-dir";
+	argv[n++] = (char *)o->c.state_dir;
+	argv[n++] = "--timeout";
+	argv[n++] = tmo;
+	for (unsigned i = 0; i < w->envc; i++) {
+		argv[n++] = "--env";
+		argv[n++] = env[i];
+	}
+	argv[n++] = w->target;
+	argv[n++] = "--";
+	argv[n++] = w->program;
+	for (unsigned i = 0; i < w->argc; i++)
+		argv[n++] = w->argv[i];
+	pid = spawn_self(exe, argv, out, err);
+	if (pid < 0) {
+		snprintf(rr->failure, sizeof(rr->failure), "fork: %s", strerror(errno));
+		goto out;
+	}
+	st = wait_child(pid, w->timeout_ms + 30000, &to);
+	rr->seconds = now_s() - t0;
+	rr->ok = st == 0;
+	if (!rr->ok)
+		snprintf(rr->failure, sizeof(rr->failure), "%s on %s exited %d (stderr.log)",
+		         w->program, w->target, st);
+out:
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	free(argv);
+	free_strings(env, w->envc);
+}
+
+/*
+ * The task farm: coordinator on g0000, one worker on each of g0001..gW, and
+ * kill_workers of them SIGKILLed kill_after into the run (the farm must
+ * re-issue their tasks).
+ */
+static void run_taskfarm(const struct mc_run_opts *o, const char *exe,
+                         const struct mc_exp_workload *w, uint64_t seed, unsigned rep,
+                         const char *dir, struct rep_result *rr)
+{
+	char tasks[16], tms[16], sd[32], tmo[32], workers[32], victim[16];
+	int out = open_out(dir, "stdout.jsonl"), err = open_out(dir, "stderr.log");
+	int wout = open_out(dir, "workers.log"), st, to;
+	pid_t coord = -1, wk = -1;
+	int coord_status = -1; /* set once the coordinator was reaped early */
+	double t0 = now_s();
+	json_t *lines;
+
+	if (out < 0 || err < 0 || wout < 0) {
+		snprintf(rr->failure, sizeof(rr->failure), "could not set up the run");
+		goto out;
+	}
+	snprintf(tasks, sizeof(tasks), "%u", w->tasks);
+	snprintf(tms, sizeof(tms), "%u", w->task_ms);
+	snprintf(sd, sizeof(sd), "%llu", (unsigned long long)(seed + rep));
+	snprintf(tmo, sizeof(tmo), "%llums", (unsigned long long)w->timeout_ms);
+	snprintf(workers, sizeof(workers), "1-%u", w->workers);
+	{
+		char *argv[] = {"microcosm",   "exec",
+		                "-c",          (char *)o->c.cluster,
+		                "--state-dir", (char *)o->c.state_dir,
+		                "--timeout",   tmo,
+		                "0",           "--",
+		                "mc-taskfarm", "coordinator",
+		                "--bind",      "tcp://*:7100",
+		                "--tasks",     tasks,
+		                "--task-ms",   tms,
+		                "--seed",      sd,
+		                NULL};
+
+		coord = spawn_self(exe, argv, out, err);
+	}
+	{
+		char *argv[] = {"microcosm",   "exec",
+		                "-c",          (char *)o->c.cluster,
+		                "--state-dir", (char *)o->c.state_dir,
+		                "--timeout",   tmo,
+		                workers,       "--",
+		                "mc-taskfarm", "worker",
+		                "--connect",   "tcp://10.77.0.2:7100",
+		                "--slots",     "2",
+		                NULL};
+
+		wk = spawn_self(exe, argv, wout, wout);
+	}
+	if (coord < 0 || wk < 0) {
+		snprintf(rr->failure, sizeof(rr->failure), "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (w->kill_workers) {
+		/* The farm starts when every worker has joined (the coordinator logs "N
+		 * workers alive"); kill_after counts from then, at most 60 s of waiting. */
+		char want[48], path[PATH_MAX + 32], *log = NULL;
+		int64_t at, give_up = mc_now_ms() + 60000;
+		size_t len;
+
+		snprintf(want, sizeof(want), " %u workers alive", w->workers);
+		snprintf(path, sizeof(path), "%s/stderr.log", dir);
+		while (mc_now_ms() < give_up && !interrupted && coord_status < 0) {
+			int seen =
+			        mc_read_file(path, 16u << 20, &log, &len) == 0 && strstr(log, want);
+
+			free(log);
+			log = NULL;
+			if (seen)
+				break;
+			if (waitpid(coord, &st, WNOHANG) == coord)
+				coord_status =
+				        WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+			usleep(100000);
+		}
+		at = mc_now_ms() + (int64_t)w->kill_after_ms;
+
+		while (mc_now_ms() < at && !interrupted && coord_status < 0) {
+			if (waitpid(coord, &st, WNOHANG) == coord) {
+				coord_status =
+				        WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+				break;
+			}
+			usleep(50000);
+		}
+		for (unsigned k = 0; k < w->kill_workers && !interrupted && coord_status < 0; k++) {
+			/* the last workers: g<W>, g<W-1>, … */
+			char *argv[] = {"microcosm",   "exec",
+			                "-c",          (char *)o->c.cluster,
+			                "--state-dir", (char *)o->c.state_dir,
+			                victim,        "--",
+			                "killall",     "-9",
+			                "mc-taskfarm", NULL};
+
+			snprintf(victim, sizeof(victim), "%u", w->workers - k);
+			dprintf(err, "run: killing the worker on guest %s\n", victim);
+			wait_child(spawn_self(exe, argv, wout, wout), 30000, NULL);
+		}
+	}
+	to = 0;
+	st = coord_status >= 0 ? coord_status : wait_child(coord, w->timeout_ms + 30000, &to);
+	rr->seconds = now_s() - t0;
+	/* Workers stop when told; the killed ones exited already. */
+	wait_child(wk, 30000, NULL);
+	lines = json_lines(dir, "stdout.jsonl");
+	rr->ok = st == 0 && json_array_size(lines) > 0;
+	if (!rr->ok)
+		snprintf(rr->failure, sizeof(rr->failure), "coordinator exited %d%s (stderr.log)",
+		         st, to ? " after the timeout" : "");
+	json_decref(lines);
+out:
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	if (wout >= 0)
+		close(wout);
+}
+
+/* ---------- the run ---------- */
+
+struct topo_ctx {
+	struct mc_topology t;
+	char **args; /* "key=value" for mc-netem */
+	unsigned n;
+};
+
+static int topo_cb(void *ctx, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct topo_ctx *tc = ctx;
+
+	if (mc_topology_set(&tc->t, key, value, err, errlen) < 0)
+		return -EINVAL;
+	if (asprintf(&tc->args[tc->n], "%s=%s", key, value) < 0)
+		return -ENOMEM;
+	tc->n++;
+	return 0;
+}
+
+static json_t *manifest_new(const struct mc_experiment *e, const struct mc_run_opts *o,
+                            uint64_t seed)
+{
+	struct utsname u;
+	struct mc_assets a;
+	char qemu[256], mpich[256], started[64], err[256];
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	uname(&u);
+	first_line_of("qemu-system-x86_64 --version 2>/dev/null", qemu, sizeof(qemu));
+	first_line_of("mpichversion 2>/dev/null | sed -n 's/^MPICH Version:[[:space:]]*//p'", mpich,
+	              sizeof(mpich));
+	utc_stamp(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ");
+	memset(&a, 0, sizeof(a));
+	mc_assets_load(mc_assets_cache_dir(), &a, err, sizeof(err));
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, "
+	                 "s:{s:s, s:s, s:i, s:I}, s:{}}",
+	                 "name", e->name, "status", "running", "started", started, "seed",
+	                 (json_int_t)seed, "spec_file", o->file, "cluster", o->c.cluster,
+	                 "versions", "microcosm", MC_VERSION, "qemu", qemu, "mpich", mpich,
+	                 "guest_kernel", a.kernel_release, "assets", a.hash, "host", "kernel",
+	                 u.release, "machine", u.machine, "cpus", mc_host_ncpus(), "mem_mib",
+	                 (json_int_t)((long long)pages * psz >> 20), "timings");
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (mc_read_file(from, 64u << 20, &text, &len) == 0)
+		mc_write_file_atomic(to, text, len, 0644);
+	free(text);
+}
+
+/* guests.json and each guest's console and QEMU logs, before the cluster goes. */
+static void collect_guests(const struct mc_run_opts *o, const char *rundir)
+{
+	struct mc_client *cl;
+	json_t *reply = NULL, *g;
+	char err[256], cdir[PATH_MAX], from[PATH_MAX + 64], to[PATH_MAX + 64];
+	size_t i;
+
+	cl = mc_client_connect(&o->c, err, sizeof(err));
+	if (!cl)
+		return;
+	if (mc_client_call(cl, json_pack("{s:s}", "op", "ls"), 30000, &reply) == 0 && reply) {
+		write_json(rundir, "guests.json", json_object_get(reply, "guests"));
+		mc_cluster_dir(&o->c, cdir, sizeof(cdir));
+		json_array_foreach(json_object_get(reply, "guests"), i, g)
+		{
+			const char *name = json_string_value(json_object_get(g, "name"));
+			static const char *const logs[] = {"console.log", "qemu.log"};
+
+			if (!name)
+				continue;
+			snprintf(to, sizeof(to), "%s/guests/%s", rundir, name);
+			mc_mkdir_p(to, 0755);
+			for (size_t k = 0; k < 2; k++) {
+				snprintf(from, sizeof(from), "%s/guests/%s/%s", cdir, name,
+				         logs[k]);
+				snprintf(to, sizeof(to), "%s/guests/%s/%s", rundir, name, logs[k]);
+				copy_file(from, to);
+			}
+		}
+	}
+	json_decref(reply);
+	mc_client_destroy(&cl);
+}
+
+int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o, char *rundir)
+{
+	const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa = {.sa_handler = on_signal}, old[3];
+	struct topo_ctx tc;
+	char exe[PATH_MAX], stamp[32], err[512], base[PATH_MAX], nbuf[16], mem[32], vc[16];
+	char hb[32], gbuf[16];
+	uint64_t seed = o->seed_set ? o->seed : e->seed_set ? e->seed : 0;
+	json_t *manifest = NULL, *spec, *summary = json_array(), *timings;
+	json_t *summary_lines = json_array();
+	int rc = 2, failed = 0, st, upped = 0;
+	double t_up;
+
+	memset(&tc, 0, sizeof(tc));
+	mc_topology_init(&tc.t);
+	tc.args = calloc(MC_EXP_MAX_NETWORK + 1, sizeof(*tc.args));
+	if (!tc.args || self_exe(exe, sizeof(exe)) < 0) {
+		fprintf(stderr, "microcosm run: out of memory\n");
+		return 2;
+	}
+	if (mc_experiment_network_each(e, topo_cb, &tc, err, sizeof(err)) < 0 ||
+	    mc_topology_check(&tc.t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "microcosm run: %s\n", err);
+		goto out_free;
+	}
+	if (!o->seed_set && !e->seed_set)
+		seed = ((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) & INT64_MAX;
+	spec = mc_experiment_to_json(e);
+	json_object_set_new(spec, "seed", json_integer((json_int_t)seed));
+	if (o->dry_run) {
+		char *s = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+		json_decref(spec);
+		rc = 0;
+		goto out_free;
+	}
+
+	/* The run directory. */
+	snprintf(base, sizeof(base), "%s", o->results[0] ? o->results : e->results_dir);
+	utc_stamp(stamp, sizeof(stamp), "%Y%m%d-%H%M%S");
+	for (int k = 0;; k++) {
+		int made;
+
+		snprintf(rundir, PATH_MAX, k ? "%s/%s-%s-%d" : "%s/%s-%s", base, e->name, stamp, k);
+		made = mc_mkdir_p(base, 0755) == 0 && mkdir(rundir, 0755) == 0;
+		if (made)
+			break;
+		if (errno != EEXIST || k >= 100) {
+			fprintf(stderr, "microcosm run: cannot create %s: %s\n", rundir,
+			        strerror(errno));
+			json_decref(spec);
+			goto out_free;
+		}
+	}
+	{
+		char p[PATH_MAX + 32];
+
+		snprintf(p, sizeof(p), "%s/spec.yaml", rundir);
+		mc_write_file_atomic(p, e->text, e->text_len, 0644);
+	}
+	write_json(rundir, "spec.json", spec);
+	json_decref(spec);
+	manifest = manifest_new(e, o, seed);
+	timings = json_object_get(manifest, "timings");
+	write_json(rundir, "manifest.json", manifest);
+	fprintf(stderr, "run: %s: seed %llu, cluster '%s', results in %s\n", e->name,
+	        (unsigned long long)seed, o->c.cluster, rundir);
+
+	interrupted = 0;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+
+	/* The cluster. */
+	snprintf(nbuf, sizeof(nbuf), "%u", e->cluster.guests);
+	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)e->cluster.mem_mib);
+	snprintf(vc, sizeof(vc), "%u", e->cluster.vcpus);
+	snprintf(hb, sizeof(hb), "%llums", (unsigned long long)e->cluster.heartbeat_ms);
+	{
+		char *argv[24];
+		int n = 0;
+
+		argv[n++] = "microcosm";
+		argv[n++] = "up";
+		argv[n++] = "-n";
+		argv[n++] = nbuf;
+		argv[n++] = "-c";
+		argv[n++] = (char *)o->c.cluster;
+		argv[n++] = "--state-dir";
+		argv[n++] = (char *)o->c.state_dir;
+		argv[n++] = "--memory";
+		argv[n++] = mem;
+		argv[n++] = "--vcpus";
+		argv[n++] = vc;
+		argv[n++] = "--spawn";
+		argv[n++] = e->cluster.clone ? "clone" : "boot";
+		argv[n++] = "--kernel";
+		argv[n++] = (char *)e->cluster.kernel;
+		if (e->cluster.heartbeat_ms) {
+			argv[n++] = "--heartbeat";
+			argv[n++] = hb;
+		}
+		if (e->cluster.density)
+			argv[n++] = "--density";
+		argv[n] = NULL;
+		t_up = now_s();
+		st = wait_child(spawn_self(exe, argv, STDERR_FILENO, -1), 0, NULL);
+		json_object_set_new(timings, "up_s", json_real(now_s() - t_up));
+	}
+	upped = 1;
+	if (st != 0 || interrupted) {
+		fprintf(stderr, "microcosm run: the cluster did not come up (exit %d)\n", st);
+		json_object_set_new(manifest, "status", json_string("failed"));
+		json_object_set_new(manifest, "error", json_string("cluster did not come up"));
+		rc = 2;
+		goto finish;
+	}
+
+	/* The network. */
+	if (tc.n) {
+		char **argv = calloc(16 + tc.n, sizeof(*argv));
+		int n = 0, out = open_out(rundir, "network.log");
+		double t0 = now_s();
+
+		snprintf(gbuf, sizeof(gbuf), "%u", e->cluster.guests);
+		argv[n++] = "microcosm";
+		argv[n++] = "exec";
+		argv[n++] = "-c";
+		argv[n++] = (char *)o->c.cluster;
+		argv[n++] = "--state-dir";
+		argv[n++] = (char *)o->c.state_dir;
+		argv[n++] = "all";
+		argv[n++] = "--";
+		argv[n++] = "mc-netem";
+		argv[n++] = "--guests";
+		argv[n++] = gbuf;
+		for (unsigned i = 0; i < tc.n; i++)
+			argv[n++] = tc.args[i];
+		argv[n] = NULL;
+		st = wait_child(spawn_self(exe, argv, out, out), 600000, NULL);
+		free(argv);
+		if (out >= 0)
+			close(out);
+		json_object_set_new(timings, "network_s", json_real(now_s() - t0));
+		fprintf(stderr, "run: network: %s on %u guests%s\n",
+		        mc_topology_format(&tc.t, err, sizeof(err)), e->cluster.guests,
+		        st ? " FAILED (network.log)" : "");
+		if (st) {
+			json_object_set_new(manifest, "status", json_string("failed"));
+			json_object_set_new(manifest, "error",
+			                    json_string("network emulation failed (network.log)"));
+			rc = 1;
+			goto finish;
+		}
+	}
+
+	/* The workloads. */
+	for (unsigned wi = 0; wi < e->n_workloads && !interrupted; wi++) {
+		const struct mc_exp_workload *w = &e->workloads[wi];
+		double *secs = calloc(w->repeat, sizeof(*secs));
+		unsigned nok = 0;
+		json_t *runs = json_array();
+
+		for (unsigned r = 0; r < w->repeat && !interrupted; r++) {
+			char dir[PATH_MAX + 128];
+			struct rep_result rr = {0};
+			json_t *res;
+
+			snprintf(dir, sizeof(dir), "%s/workloads/%s/%u", rundir, w->name, r);
+			mc_mkdir_p(dir, 0755);
+			fprintf(stderr, "run: %s %u/%u…\n", w->name, r + 1, w->repeat);
+			if (w->kind == MC_EXP_MPI)
+				run_mpi(o, w, dir, &rr);
+			else if (w->kind == MC_EXP_EXEC)
+				run_exec(o, exe, w, dir, &rr);
+			else
+				run_taskfarm(o, exe, w, seed, r, dir, &rr);
+			res = json_pack("{s:s, s:i, s:b, s:f, s:o}", "workload", w->name, "rep",
+			                (int)r, "ok", rr.ok, "seconds", rr.seconds, "results",
+			                json_lines(dir, "stdout.jsonl"));
+			if (!rr.ok)
+				json_object_set_new(res, "failure", json_string(rr.failure));
+			write_json(dir, "result.json", res);
+			json_array_append_new(runs, res);
+			fprintf(stderr, "run: %s %u/%u: %s in %.2f s%s%s\n", w->name, r + 1,
+			        w->repeat, rr.ok ? "ok" : "FAILED", rr.seconds, rr.ok ? "" : ": ",
+			        rr.ok ? "" : rr.failure);
+			if (rr.ok)
+				secs[nok++] = rr.seconds;
+			else
+				failed++;
+		}
+		qsort(secs, nok, sizeof(*secs), cmp_double);
+		{
+			char hl[256] = "";
+			size_t k;
+			json_t *rj;
+
+			/* the figures of the last repetition that succeeded */
+			json_array_foreach(runs, k, rj) if (json_is_true(json_object_get(rj, "ok")))
+			        headline(json_object_get(rj, "results"), hl, sizeof(hl));
+			json_array_append_new(summary_lines, json_string(hl));
+		}
+		json_array_append_new(summary, json_pack("{s:s, s:s, s:i, s:i, s:f, s:o}",
+		                                         "workload", w->name, "kind",
+		                                         w->kind == MC_EXP_MPI    ? "mpi"
+		                                         : w->kind == MC_EXP_EXEC ? "exec"
+		                                                                  : "taskfarm",
+		                                         "runs", (int)json_array_size(runs), "ok",
+		                                         (int)nok, "median_s",
+		                                         nok ? secs[nok / 2] : 0.0, "reps", runs));
+		write_json(rundir, "summary.json", summary);
+		free(secs);
+	}
+	rc = failed || interrupted ? 1 : 0;
+	json_object_set_new(manifest, "status",
+	                    json_string(interrupted ? "interrupted"
+	                                : failed    ? "failed"
+	                                            : "finished"));
+
+finish:
+	collect_guests(o, rundir);
+	if (upped && !o->keep) {
+		char *argv[] = {"microcosm",   "down",
+		                "-c",          (char *)o->c.cluster,
+		                "--state-dir", (char *)o->c.state_dir,
+		                NULL};
+		int saved = interrupted;
+
+		interrupted = 0; /* teardown must run to the end */
+		wait_child(spawn_self(exe, argv, STDERR_FILENO, -1), 0, NULL);
+		interrupted = saved;
+	}
+	{
+		char ended[64];
+
+		utc_stamp(ended, sizeof(ended), "%Y-%m-%dT%H:%M:%SZ");
+		json_object_set_new(manifest, "ended", json_string(ended));
+	}
+	write_json(rundir, "summary.json", summary);
+	write_json(rundir, "manifest.json", manifest);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+
+	/* The table a person reads. */
+	printf("%-16s %-9s %4s %4s %9s  %s\n", "WORKLOAD", "KIND", "RUNS", "OK", "MEDIAN_S",
+	       "RESULT (last good run)");
+	{
+		size_t i;
+		json_t *s;
+
+		json_array_foreach(summary, i, s)
+		{
+			printf("%-16s %-9s %4d %4d %9.2f  %s\n",
+			       json_string_value(json_object_get(s, "workload")),
+			       json_string_value(json_object_get(s, "kind")),
+			       (int)json_integer_value(json_object_get(s, "runs")),
+			       (int)json_integer_value(json_object_get(s, "ok")),
+			       json_real_value(json_object_get(s, "median_s")),
+			       json_string_value(json_array_get(summary_lines, i)));
+		}
+	}
+	printf("status: %s\n", json_string_value(json_object_get(manifest, "status")));
+	printf("%s\n", rundir);
+	fflush(stdout);
+out_free:
+	json_decref(manifest);
+	json_decref(summary);
+	json_decref(summary_lines);
+	for (unsigned i = 0; i < tc.n; i++)
+		free(tc.args[i]);
+	free(tc.args);
+	return rc;
+}
