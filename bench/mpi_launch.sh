@@ -3,8 +3,8 @@
 # through `microcosm mpirun` at N ranks in N guests, plus the allreduce workload at each N.
 # Run by hand as root (not in CI):
 #   bench/mpi_launch.sh [BUILD_DIR] [N...]        (default N: 16 64 256)
-# Large N uses --density (see docs/density.md). Prints a table (medians of 3 launches) and
-# writes bench-results/mpi-launch-<time>.json.
+# Large N uses --density (see docs/density.md). Prints a table (medians of MC_BENCH_REPS
+# launches, default 3) and writes bench-results/mpi-launch-<time>.json.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -34,7 +34,7 @@ for n in "${sizes[@]}"; do
 	"$MC" up -q -c "$cluster" -n "$n" ${extra[@]+"${extra[@]}"} >/dev/null
 	up_s=$(awk -v a="$t0" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 	times=()
-	for _ in 1 2 3; do
+	for _ in $(seq 1 "${MC_BENCH_REPS:-3}"); do
 		t0=$(date +%s%3N)
 		lines=$("$MC" mpirun -c "$cluster" -t 1800s -- mc-hello | grep -c '^hello ' || true)
 		t1=$(date +%s%3N)
