@@ -52,8 +52,27 @@ int cmd_net(int argc, char **argv)
 			clear = 1;
 		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--cluster")) &&
 		           i + 1 < argc) {
-			snprintf(e.c.cluster, sizeof(e.c.cluster), "%s", argv[++i]);
+			const char *c = argv[++i];
+
+			if (!*c || strlen(c) > 32 ||
+			    strspn(c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567"
+			              "89-_") != strlen(c)) {
+				fprintf(stderr,
+				        "microcosm net: --cluster '%s': use 1-32 letters, digits, "
+				        "'-' or '_'\n",
+				        c);
+				free(xargv);
+				return 2;
+			}
+			snprintf(e.c.cluster, sizeof(e.c.cluster), "%s", c);
 		} else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
+			if (argv[i + 1][0] != '/') {
+				fprintf(stderr,
+				        "microcosm net: --state-dir '%s': must be absolute\n",
+				        argv[i + 1]);
+				free(xargv);
+				return 2;
+			}
 			snprintf(e.c.state_dir, sizeof(e.c.state_dir), "%s", argv[++i]);
 		} else if (strchr(argv[i], '=') && argv[i][0] != '-') {
 			char *kv = strdup(argv[i]), *eq = strchr(kv, '=');
