@@ -38,7 +38,7 @@ for rep in (0, 1):
     assert r["ok"] and len([x for x in r["results"] if "bytes" in x]) == 2, r
 farm = json.load(open(f"{d}/workloads/farm/0/result.json"))
 f = [x for x in farm["results"] if x.get("workload") == "taskfarm"][0]
-assert f["done"] == f["tasks"] == 600 and f["lost"] == 0, f
+assert f["done"] == f["tasks"] == 1200 and f["lost"] == 0, f
 assert f["redone"] >= 1 and f["workers_lost"] >= 1, f
 g = json.load(open(f"{d}/guests.json"))
 assert len(g) == 5, g
