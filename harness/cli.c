@@ -109,7 +109,7 @@ enum {
 	OPT_DENSITY,
 };
 
-static void common_defaults(struct mc_common_opts *c)
+void mc_cli_common_defaults(struct mc_common_opts *c)
 {
 	const char *s;
 
@@ -132,34 +132,63 @@ static int valid_cluster(const char *s)
 	return 1;
 }
 
+int mc_cli_set_cluster(struct mc_common_opts *c, const char *arg, const char *verb)
+{
+	if (!valid_cluster(arg)) {
+		fprintf(stderr,
+		        "microcosm %s: --cluster '%s': use 1-32 letters, digits, '-' or '_'\n",
+		        verb, arg);
+		return -EINVAL;
+	}
+	snprintf(c->cluster, sizeof(c->cluster), "%s", arg);
+	return 0;
+}
+
+int mc_cli_set_state_dir(struct mc_common_opts *c, const char *arg, const char *verb)
+{
+	if (arg[0] != '/') {
+		fprintf(stderr, "microcosm %s: --state-dir '%s': must be an absolute path\n", verb,
+		        arg);
+		return -EINVAL;
+	}
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", arg);
+	return 0;
+}
+
 /* Handles options common to every verb; returns 1 if handled, -EINVAL on error. */
 static int common_opt(struct mc_common_opts *c, int opt, const char *arg, const char *verb)
 {
 	switch (opt) {
 	case 'c':
-		if (!valid_cluster(arg)) {
-			fprintf(stderr,
-			        "microcosm %s: --cluster '%s': use 1-32 letters, digits, '-' or "
-			        "'_'\n",
-			        verb, arg);
-			return -EINVAL;
-		}
-		snprintf(c->cluster, sizeof(c->cluster), "%s", arg);
-		return 1;
+		return mc_cli_set_cluster(c, arg, verb) < 0 ? -EINVAL : 1;
 	case OPT_STATE_DIR:
-		if (arg[0] != '/') {
-			fprintf(stderr,
-			        "microcosm %s: --state-dir '%s': must be an absolute path\n", verb,
-			        arg);
-			return -EINVAL;
-		}
-		snprintf(c->state_dir, sizeof(c->state_dir), "%s", arg);
-		return 1;
+		return mc_cli_set_state_dir(c, arg, verb) < 0 ? -EINVAL : 1;
 	case 'v':
 		c->verbose++;
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * The index of the "--" that ends a verb's options (everything after it is a
+ * command, never options). Without one: 1 after printing usage when -h/--help
+ * is there, else -EINVAL with a message naming what the "--" must precede.
+ */
+static int find_dashdash(int argc, char **argv, const char *verb, const char *usage,
+                         const char *what)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return -1;
+		}
+	fprintf(stderr, "microcosm %s: missing '--' before the %s (see microcosm %s --help)\n",
+	        verb, what, verb);
+	return -EINVAL;
 }
 
 static int bad(const char *verb, const char *opt, const char *arg, const char *want)
@@ -200,7 +229,7 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	int opt, r, have_n = 0;
 
 	memset(o, 0, sizeof(*o));
-	common_defaults(&o->c);
+	mc_cli_common_defaults(&o->c);
 	o->mem_mib = 128;
 	o->vcpus = 1;
 	snprintf(o->accel, sizeof(o->accel), "auto");
@@ -336,23 +365,10 @@ int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o)
 	int opt, r, dashdash = -1;
 
 	memset(o, 0, sizeof(*o));
-	common_defaults(&o->c);
-	/* Everything after "--" is the command, never options. */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			dashdash = i;
-			break;
-		}
-	if (dashdash < 0) {
-		for (int i = 1; i < argc; i++)
-			if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-				fputs(mc_exec_usage, stdout);
-				return 1;
-			}
-		fprintf(stderr, "microcosm exec: missing '--' before the command (see microcosm "
-		                "exec --help)\n");
-		return -EINVAL;
-	}
+	mc_cli_common_defaults(&o->c);
+	dashdash = find_dashdash(argc, argv, "exec", mc_exec_usage, "command");
+	if (dashdash < 0)
+		return dashdash == -1 ? 1 : dashdash;
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(dashdash, argv, ":t:e:C:c:vh", lo, NULL)) != -1) {
@@ -431,7 +447,7 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 	int opt, r;
 
 	memset(o, 0, sizeof(*o));
-	common_defaults(&o->c);
+	mc_cli_common_defaults(&o->c);
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:vh", lo, NULL)) != -1) {
@@ -469,7 +485,7 @@ int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const c
 	int opt, r;
 
 	memset(o, 0, sizeof(*o));
-	common_defaults(&o->c);
+	mc_cli_common_defaults(&o->c);
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:vh", lo, NULL)) != -1) {
@@ -625,7 +641,7 @@ int mc_cli_parse_rsh(int argc, char **argv, struct mc_rsh_opts *o)
 	int opt, r;
 
 	memset(o, 0, sizeof(*o));
-	common_defaults(&o->c);
+	mc_cli_common_defaults(&o->c);
 	optind = 0;
 	opterr = 0;
 	/* "+": options end at HOST; what follows is the command, as for ssh. */
@@ -679,24 +695,12 @@ int mc_cli_parse_mpirun(int argc, char **argv, struct mc_mpirun_opts *o)
 	int opt, r, dashdash = -1;
 
 	memset(o, 0, sizeof(*o));
-	common_defaults(&o->c);
+	mc_cli_common_defaults(&o->c);
 	o->ppn = 1;
 	snprintf(o->wdir, sizeof(o->wdir), "/data");
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			dashdash = i;
-			break;
-		}
-	if (dashdash < 0) {
-		for (int i = 1; i < argc; i++)
-			if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-				fputs(mc_mpirun_usage, stdout);
-				return 1;
-			}
-		fprintf(stderr, "microcosm mpirun: missing '--' before the program (see microcosm "
-		                "mpirun --help)\n");
-		return -EINVAL;
-	}
+	dashdash = find_dashdash(argc, argv, "mpirun", mc_mpirun_usage, "program");
+	if (dashdash < 0)
+		return dashdash == -1 ? 1 : dashdash;
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(dashdash, argv, ":n:t:e:C:c:vh", lo, NULL)) != -1) {

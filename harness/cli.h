@@ -96,6 +96,13 @@ struct mc_simple_opts { /* ls, down */
  * -EINVAL with a message on stderr naming the bad argument.
  */
 int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o);
+/* Common options, for verbs that parse their own (run, net): $MC_CLUSTER /
+ * $MC_STATE_DIR or the built-in defaults; checked setters that print the
+ * error naming verb and return 0 or -EINVAL. */
+void mc_cli_common_defaults(struct mc_common_opts *c);
+int mc_cli_set_cluster(struct mc_common_opts *c, const char *arg, const char *verb);
+int mc_cli_set_state_dir(struct mc_common_opts *c, const char *arg, const char *verb);
+
 int mc_cli_parse_exec(int argc, char **argv, struct mc_exec_opts *o);
 int mc_cli_parse_rsh(int argc, char **argv, struct mc_rsh_opts *o);
 int mc_cli_parse_mpirun(int argc, char **argv, struct mc_mpirun_opts *o);

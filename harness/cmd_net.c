@@ -30,15 +30,7 @@ int cmd_net(int argc, char **argv)
 	int clear = 0, nk = 0, r;
 
 	memset(&e, 0, sizeof(e));
-	{
-		/* Common options through the exec parser's rules: rebuild "-c X" style. */
-		const char *s = getenv("MC_CLUSTER");
-
-		snprintf(e.c.cluster, sizeof(e.c.cluster), "%s", s && *s ? s : "default");
-		s = getenv("MC_STATE_DIR");
-		snprintf(e.c.state_dir, sizeof(e.c.state_dir), "%s",
-		         s && *s ? s : "/run/microcosm");
-	}
+	mc_cli_common_defaults(&e.c);
 	xargv = calloc((size_t)argc + 8, sizeof(*xargv));
 	if (!xargv)
 		return 1;
@@ -52,28 +44,15 @@ int cmd_net(int argc, char **argv)
 			clear = 1;
 		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--cluster")) &&
 		           i + 1 < argc) {
-			const char *c = argv[++i];
-
-			if (!*c || strlen(c) > 32 ||
-			    strspn(c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567"
-			              "89-_") != strlen(c)) {
-				fprintf(stderr,
-				        "microcosm net: --cluster '%s': use 1-32 letters, digits, "
-				        "'-' or '_'\n",
-				        c);
+			if (mc_cli_set_cluster(&e.c, argv[++i], "net") < 0) {
 				free(xargv);
 				return 2;
 			}
-			snprintf(e.c.cluster, sizeof(e.c.cluster), "%s", c);
 		} else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) {
-			if (argv[i + 1][0] != '/') {
-				fprintf(stderr,
-				        "microcosm net: --state-dir '%s': must be absolute\n",
-				        argv[i + 1]);
+			if (mc_cli_set_state_dir(&e.c, argv[++i], "net") < 0) {
 				free(xargv);
 				return 2;
 			}
-			snprintf(e.c.state_dir, sizeof(e.c.state_dir), "%s", argv[++i]);
 		} else if (strchr(argv[i], '=') && argv[i][0] != '-') {
 			char *kv = strdup(argv[i]), *eq = strchr(kv, '=');
 

@@ -68,12 +68,10 @@ int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *s;
 	int opt;
 
 	memset(o, 0, sizeof(*o));
-	s = getenv("MC_STATE_DIR");
-	snprintf(o->c.state_dir, sizeof(o->c.state_dir), "%s", s && *s ? s : "/run/microcosm");
+	mc_cli_common_defaults(&o->c);
 	snprintf(o->c.cluster, sizeof(o->c.cluster), "run%d", (int)getpid());
 	optind = 0;
 	opterr = 0;
@@ -100,26 +98,13 @@ int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
 			o->dry_run = 1;
 			break;
 		case 'c':
-			if (strlen(optarg) < 1 || strlen(optarg) > 32 ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			                   "0123456789-_") != strlen(optarg)) {
-				fprintf(stderr,
-				        "microcosm run: --cluster '%s': use 1-32 letters, "
-				        "digits, '-' or '_'\n",
-				        optarg);
+			if (mc_cli_set_cluster(&o->c, optarg, "run") < 0)
 				return -EINVAL;
-			}
-			snprintf(o->c.cluster, sizeof(o->c.cluster), "%s", optarg);
 			o->cluster_given = 1;
 			break;
 		case OPT_STATE:
-			if (optarg[0] != '/') {
-				fprintf(stderr,
-				        "microcosm run: --state-dir '%s': must be absolute\n",
-				        optarg);
+			if (mc_cli_set_state_dir(&o->c, optarg, "run") < 0)
 				return -EINVAL;
-			}
-			snprintf(o->c.state_dir, sizeof(o->c.state_dir), "%s", optarg);
 			break;
 		case 'v':
 			o->c.verbose++;
