@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -17,9 +19,14 @@ const char mc_up_usage[] =
         "  -m, --memory SIZE      RAM per guest, e.g. 128M, 1G (default 128M)\n"
         "      --vcpus K          vCPUs per guest (default 1)\n"
         "      --accel A          auto | kvm | tcg (default auto: KVM only if a probe boot works)\n"
-        "      --kernel K         project | cloud: boot the project kernel or Debian's cloud "
-        "kernel\n"
+        "      --kernel K         project | cloud | PATH: the project kernel, Debian's cloud "
+        "kernel,\n"
+        "                         or a kernel image of your own (booted like the project's)\n"
         "      --spawn MODE       clone (default: from a booted template) | boot (cold boot each)\n"
+        "      --image IMAGE      base disk: a name from 'microcosm image ls' or a qcow2 path\n"
+        "                         (default: the built base disk)\n"
+        "      --share DIR        host directory shared read-only into every guest at /share\n"
+        "                         (virtio-9p; /share/bin on PATH, /share/lib on the library path)\n"
         "      --density          QEMU without ASLR and with KSM merging: less memory per guest,\n"
         "                         weaker isolation between guests (see docs/density.md)\n"
         "      --parallel P       guests starting at once (default 2 x CPUs boot, 8 x CPUs clone)\n"
@@ -107,6 +114,8 @@ enum {
 	OPT_FORCE,
 	OPT_SPAWN,
 	OPT_DENSITY,
+	OPT_SHARE,
+	OPT_IMAGE,
 };
 
 void mc_cli_common_defaults(struct mc_common_opts *c)
@@ -221,6 +230,8 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	        {"foreground", no_argument, NULL, OPT_FOREGROUND},
 	        {"spawn", required_argument, NULL, OPT_SPAWN},
 	        {"density", no_argument, NULL, OPT_DENSITY},
+	        {"share", required_argument, NULL, OPT_SHARE},
+	        {"image", required_argument, NULL, OPT_IMAGE},
 	        {"quiet", no_argument, NULL, 'q'},
 	        COMMON_LONGOPTS,
 	        {NULL, 0, NULL, 0},
@@ -274,8 +285,14 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			snprintf(o->accel, sizeof(o->accel), "%s", optarg);
 			break;
 		case OPT_KERNEL:
+			if (strchr(optarg, '/')) {
+				if (!realpath(optarg, o->kernel) || access(o->kernel, R_OK) < 0)
+					return bad("up", "--kernel", optarg, strerror(errno));
+				break;
+			}
 			if (strcmp(optarg, "project") && strcmp(optarg, "cloud"))
-				return bad("up", "--kernel", optarg, "want project or cloud");
+				return bad("up", "--kernel", optarg,
+				           "want project, cloud or a kernel image path");
 			snprintf(o->kernel, sizeof(o->kernel), "%s", optarg);
 			break;
 		case OPT_PARALLEL:
@@ -314,6 +331,22 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			break;
 		case OPT_DENSITY:
 			o->density = 1;
+			break;
+		case OPT_SHARE: {
+			struct stat st;
+
+			if (!realpath(optarg, o->share) || stat(o->share, &st) < 0)
+				return bad("up", "--share", optarg, strerror(errno));
+			if (!S_ISDIR(st.st_mode))
+				return bad("up", "--share", optarg, "not a directory");
+			if (access(o->share, R_OK | X_OK) < 0)
+				return bad("up", "--share", optarg, "not readable");
+			break;
+		}
+		case OPT_IMAGE:
+			if (!optarg[0] || strlen(optarg) >= sizeof(o->image))
+				return bad("up", "--image", optarg, "want an image name or a path");
+			snprintf(o->image, sizeof(o->image), "%s", optarg);
 			break;
 		case 'q':
 			o->quiet = 1;

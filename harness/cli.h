@@ -19,7 +19,7 @@ struct mc_up_opts {
 	uint64_t mem_mib;         /* RAM per guest, MiB */
 	unsigned vcpus;           /* vCPUs per guest */
 	char accel[8];            /* auto | kvm | tcg */
-	char kernel[16];          /* project | cloud: which asset kernel to boot */
+	char kernel[PATH_MAX];    /* project | cloud | a kernel image path (contains '/') */
 	unsigned parallel;        /* guests booting at once; 0 = 2 x host CPUs */
 	uint64_t boot_timeout_ms; /* per guest, from QEMU start to HELLO */
 	uint64_t hb_ms;           /* agent heartbeat period */
@@ -29,6 +29,8 @@ struct mc_up_opts {
 	int clone;                /* spawn: 1 = clone from a booted template, 0 = cold boot */
 	int density;              /* ASLR off + KSM for the emulators (weaker isolation) */
 	int quiet;                /* no progress line */
+	char share[PATH_MAX];     /* host directory shared read-only at /share ("" = none) */
+	char image[PATH_MAX];     /* base disk: image name or qcow2 path ("" = the built one) */
 };
 
 /* A set of guests: "all", names ("g0003"), name ranges ("g0001-g0004"),

@@ -337,6 +337,8 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	         g->name, g->index, g->ip, MC_NET_PREFIX, g->mac,
 	         mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip), MC_NET_CTL_PORT,
 	         (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
+	if (c->cfg->share[0])
+		strcat(buf, "share=1\n");
 	/* MC_IDENTITY_EXTRA adds agent debugging keys, e.g. "trace=1" (docs/protocol.md). */
 	if (extra && strlen(buf) + strlen(extra) + 2 < sizeof(buf))
 		strcat(strcat(buf, extra), "\n");
@@ -400,6 +402,7 @@ static void start_guest(struct ctl *c, struct guest *g)
 			spec.initrd = NULL;
 		}
 	}
+	spec.share = cfg->share[0] ? cfg->share : NULL;
 	spec.no_aslr = cfg->density;
 	spec.ksm = cfg->density;
 	g->be = mc_vmm_qemu_ops.create(&spec, &vmm_hooks, g);

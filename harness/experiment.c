@@ -45,8 +45,8 @@ struct qbuf {
 
 static const char *const top_keys[] = {"name",      "seed",    "cluster", "network",
                                        "workloads", "results", NULL};
-static const char *const cluster_keys[] = {"guests", "spawn",   "memory",    "vcpus",
-                                           "kernel", "density", "heartbeat", NULL};
+static const char *const cluster_keys[] = {"guests",  "spawn",     "memory", "vcpus", "kernel",
+                                           "density", "heartbeat", "image",  "share", NULL};
 static const char *const results_keys[] = {"dir", NULL};
 static const char *const spawn_names[] = {"clone", "boot", NULL};
 static const char *const kind_names[] = {"mpi", "taskfarm", "exec", NULL};
@@ -686,6 +686,11 @@ static int parse_cluster(struct pctx *c, const struct node *n)
 		            "unknown kernel %s (expected project, cloud or a path containing '/')",
 		            quote(v->str, v->len, &q));
 	}
+	if ((r = field_str(c, n, "cluster", "image", "an image name or a qcow2 path",
+	                   sizeof(cl->image) - 1, cl->image)) ||
+	    (r = field_str(c, n, "cluster", "share", "a host directory", sizeof(cl->share) - 1,
+	                   cl->share)))
+		return r;
 	if ((r = field_bool(c, n, "cluster", "density", &cl->density)) ||
 	    (r = field_ms(c, n, "cluster", "heartbeat", 50, 600000, "a duration 50ms..10m or auto",
 	                  1, &cl->heartbeat_ms)))
@@ -1384,6 +1389,10 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 	jset(cluster, "vcpus", json_integer(cl->vcpus), &bad);
 	jset(cluster, "kernel", json_string(cl->kernel), &bad);
 	jset(cluster, "density", json_boolean(cl->density), &bad);
+	if (cl->image[0])
+		jset(cluster, "image", json_string(cl->image), &bad);
+	if (cl->share[0])
+		jset(cluster, "share", json_string(cl->share), &bad);
 	jset(cluster, "heartbeat",
 	     cl->heartbeat_ms ? json_duration(cl->heartbeat_ms) : json_string("auto"), &bad);
 	jset(root, "cluster", cluster, &bad);

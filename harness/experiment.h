@@ -121,6 +121,8 @@ struct mc_exp_cluster {
 	char kernel[PATH_MAX]; /* "project", "cloud" or a path (contains '/') */
 	int density;           /* ASLR off + KSM for the emulators */
 	uint64_t heartbeat_ms; /* agent heartbeat period; 0 = auto (microcosm up's rule) */
+	char image[PATH_MAX];  /* base disk: image name or qcow2 path; "" = the built one */
+	char share[PATH_MAX];  /* host directory shared read-only at /share; "" = none */
 };
 
 struct mc_exp_workload {

@@ -10,10 +10,11 @@
 
 #include "accel.h"
 #include "assets.h"
+#include "image.h"
 #include "util.h"
 #include "vmm.h"
 
-static int find_in_path(const char *prog, char *out, size_t cap)
+int mc_find_in_path(const char *prog, char *out, size_t cap)
 {
 	const char *path = getenv("PATH");
 	char buf[4096];
@@ -33,7 +34,7 @@ int mc_up_resolve(const struct mc_up_opts *o, struct mc_ctl_config *cfg, char *e
 {
 	struct mc_assets a;
 
-	if (find_in_path("qemu-system-x86_64", cfg->qemu, sizeof(cfg->qemu)) < 0) {
+	if (mc_find_in_path("qemu-system-x86_64", cfg->qemu, sizeof(cfg->qemu)) < 0) {
 		snprintf(err, errlen,
 		         "no QEMU: qemu-system-x86_64 is not in PATH (install it with "
 		         "scripts/setup.sh or apt-get install qemu-system-x86)");
@@ -57,6 +58,11 @@ int mc_up_resolve(const struct mc_up_opts *o, struct mc_ctl_config *cfg, char *e
 		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.cloud_kernel);
 		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "debian-cloud");
 		snprintf(cfg->machine, sizeof(cfg->machine), "%s", a.cloud_machine);
+	} else if (strchr(o->kernel, '/')) {
+		/* A kernel of the researcher's own, booted like the project kernel. */
+		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", o->kernel);
+		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "custom");
+		snprintf(cfg->machine, sizeof(cfg->machine), "%s", a.kernel_machine);
 	} else {
 		snprintf(cfg->kernel, sizeof(cfg->kernel), "%s", a.kernel);
 		snprintf(cfg->kernel_kind, sizeof(cfg->kernel_kind), "%s", a.kernel_kind);
@@ -67,13 +73,22 @@ int mc_up_resolve(const struct mc_up_opts *o, struct mc_ctl_config *cfg, char *e
 		return -ENOSPC;
 	}
 	snprintf(cfg->initrd, sizeof(cfg->initrd), "%s", a.initrd);
-	snprintf(cfg->base_image, sizeof(cfg->base_image), "%s", a.base_image);
+	if (o->image[0]) {
+		int r = mc_image_resolve(mc_assets_cache_dir(), o->image, cfg->base_image,
+		                         sizeof(cfg->base_image), err, errlen);
+
+		if (r < 0)
+			return r;
+	} else {
+		snprintf(cfg->base_image, sizeof(cfg->base_image), "%s", a.base_image);
+	}
 	snprintf(cfg->cache_dir, sizeof(cfg->cache_dir), "%s", mc_assets_cache_dir());
 	cfg->mem_mib = o->mem_mib;
 	cfg->vcpus = o->vcpus;
 	cfg->tb_mib = o->tb_mib;
 	cfg->clone = o->clone;
 	cfg->density = o->density;
+	snprintf(cfg->share, sizeof(cfg->share), "%s", o->share);
 	return 0;
 }
 
@@ -91,4 +106,5 @@ void mc_up_template_spec(const struct mc_ctl_config *cfg, struct mc_template_spe
 	ts->vcpus = cfg->vcpus;
 	ts->mem_mib = cfg->mem_mib;
 	ts->tb_mib = cfg->tb_mib;
+	ts->share = cfg->share[0] != '\0';
 }

@@ -18,6 +18,9 @@
  */
 int mc_up_resolve(const struct mc_up_opts *o, struct mc_ctl_config *cfg, char *err, size_t errlen);
 
+/* Looks prog up in $PATH; writes the first executable match to out. 0 or -ENOENT. */
+int mc_find_in_path(const char *prog, char *out, size_t cap);
+
 /* The template spec matching a resolved cfg. Borrows cfg's strings. */
 void mc_up_template_spec(const struct mc_ctl_config *cfg, struct mc_template_spec *ts);
 

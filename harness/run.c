@@ -35,6 +35,7 @@
 
 #include "assets.h"
 #include "client.h"
+#include "image.h"
 #include "mpirun.h"
 #include "topology.h"
 #include "util.h"
@@ -667,6 +668,30 @@ static void collect_guests(const struct mc_run_opts *o, const char *rundir)
 	mc_client_destroy(&cl);
 }
 
+/* The files the cluster section names exist, before anything starts. */
+static int check_cluster_files(const struct mc_experiment *e, char *err, size_t errlen)
+{
+	char path[PATH_MAX], why[512];
+	struct stat st;
+
+	if (e->cluster.image[0] && mc_image_resolve(mc_assets_cache_dir(), e->cluster.image, path,
+	                                            sizeof(path), why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "cluster.image: %s", why);
+		return -1;
+	}
+	if (e->cluster.share[0]) {
+		const char *bad = stat(e->cluster.share, &st) < 0 ? strerror(errno)
+		                  : !S_ISDIR(st.st_mode)          ? "not a directory"
+		                                                  : NULL;
+
+		if (bad) {
+			snprintf(err, errlen, "cluster.share: %s: %s", e->cluster.share, bad);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o, char *rundir)
 {
 	const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
@@ -689,6 +714,10 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	}
 	if (mc_experiment_network_each(e, topo_cb, &tc, err, sizeof(err)) < 0 ||
 	    mc_topology_check(&tc.t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "microcosm run: %s\n", err);
+		goto out_free;
+	}
+	if (check_cluster_files(e, err, sizeof(err)) < 0) {
 		fprintf(stderr, "microcosm run: %s\n", err);
 		goto out_free;
 	}
@@ -748,7 +777,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	snprintf(vc, sizeof(vc), "%u", e->cluster.vcpus);
 	snprintf(hb, sizeof(hb), "%llums", (unsigned long long)e->cluster.heartbeat_ms);
 	{
-		char *argv[24];
+		char *argv[32];
 		int n = 0;
 
 		argv[n++] = "microcosm";
@@ -773,6 +802,14 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		}
 		if (e->cluster.density)
 			argv[n++] = "--density";
+		if (e->cluster.image[0]) {
+			argv[n++] = "--image";
+			argv[n++] = (char *)e->cluster.image;
+		}
+		if (e->cluster.share[0]) {
+			argv[n++] = "--share";
+			argv[n++] = (char *)e->cluster.share;
+		}
 		argv[n] = NULL;
 		t_up = now_s();
 		st = wait_child(spawn_self(exe, argv, STDERR_FILENO, -1), 0, NULL);

@@ -31,6 +31,7 @@ struct mc_vm_spec {
 	const char *incoming; /* migration state to restore (clone); NULL = cold boot */
 	int no_aslr;          /* density: start the emulator without ASLR (see docs) */
 	int ksm;              /* density: PR_SET_MEMORY_MERGE on the whole emulator */
+	const char *share;    /* host directory exported read-only over virtio-9p; NULL = none */
 };
 
 /* Callbacks from a back end into its owner (the fleet). */

@@ -139,6 +139,15 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 		add(&b, "-device");
 		add(&b, "virtio-blk-device,drive=d0");
 	}
+	if (s->share) {
+		/* Read-only export, tag "mcshare"; the agent mounts it at /share. A
+		 * template has the device (clones need the same devices) but never
+		 * mounts it: QEMU refuses to migrate a mounted 9p export. */
+		add(&b, "-fsdev");
+		add(&b, "local,id=fs0,path=%s,security_model=none,readonly=on", s->share);
+		add(&b, "-device");
+		add(&b, "virtio-9p-device,fsdev=fs0,mount_tag=mcshare");
+	}
 	return b.err ? b.err : b.argc;
 }
 

@@ -66,8 +66,8 @@ int mc_template_key(const struct mc_template_spec *s, char key[17])
 	h = hash_str(h, s->machine);
 	h = hash_str(h, s->accel);
 	h = hash_str(h, s->cmdline);
-	snprintf(buf, sizeof(buf), "vcpus=%u mem=%llu tb=%u identity=%d", s->vcpus,
-	         (unsigned long long)s->mem_mib, s->tb_mib, MC_IDENTITY_SIZE);
+	snprintf(buf, sizeof(buf), "vcpus=%u mem=%llu tb=%u identity=%d share=%d", s->vcpus,
+	         (unsigned long long)s->mem_mib, s->tb_mib, MC_IDENTITY_SIZE, s->share);
 	h = hash_str(h, buf);
 	snprintf(key, 17, "%016llx", (unsigned long long)h);
 	return 0;
@@ -264,6 +264,7 @@ static int build_here(const char *cache_dir, const struct mc_template_spec *s,
 {
 	char key[17], tmp[PATH_MAX], final[PATH_MAX], root[PATH_MAX];
 	char ident[PATH_MAX + 16], console[PATH_MAX + 16], log[PATH_MAX + 16], disk[PATH_MAX + 16];
+	char share[PATH_MAX + 16];
 	char uri[PATH_MAX + 32], info[1024];
 	struct mc_vm_spec vs = {0};
 	struct sync_reply r;
@@ -291,7 +292,14 @@ static int build_here(const char *cache_dir, const struct mc_template_spec *s,
 	snprintf(console, sizeof(console), "%s/console.log", tmp);
 	snprintf(log, sizeof(log), "%s/qemu.log", tmp);
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmp);
+	snprintf(share, sizeof(share), "%s/share", tmp);
 	fill_paths(tmp, t);
+	/* The export device needs a directory; clones point it at their own. */
+	if (s->share && mkdir(share, 0755) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "mkdir %s: %s", share, strerror(errno));
+		goto fail;
+	}
 	if ((rc = mc_identity_write(ident, "version=1\nname=template\ntemplate=1\n")) < 0 ||
 	    (rc = mc_overlay_create(s->base_image, disk)) < 0) {
 		snprintf(err, errlen, "prepare %s: %s", tmp, strerror(-rc));
@@ -314,6 +322,7 @@ static int build_here(const char *cache_dir, const struct mc_template_spec *s,
 	vs.tap_fd = tap_fd;
 	vs.mem_path = t->memory;
 	vs.mem_share = 1;
+	vs.share = s->share ? share : NULL;
 	if (!quiet)
 		fprintf(stderr, "template %s: booting (%s, %llu MiB, %u vCPU)...\n", key, s->accel,
 		        (unsigned long long)s->mem_mib, s->vcpus);

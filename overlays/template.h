@@ -35,6 +35,7 @@ struct mc_template_spec {
 	unsigned vcpus;               /* vCPUs */
 	uint64_t mem_mib;             /* guest RAM, MiB */
 	unsigned tb_mib;              /* TCG translation buffer, MiB */
+	int share;                    /* has the /share export device (virtio-9p) */
 };
 
 struct mc_template {

@@ -50,8 +50,11 @@
 #define AGENT_CMDLINE_MAX      8192 /* bytes, /proc/cmdline */
 #define AGENT_OBUF_LEN         (MC_PROTO_HDR_LEN + 16 + MC_PROTO_MAX_DATA + MC_PROTO_MAX_STR)
 /* The base disk's runtime (MPICH, workloads) is on PATH and the loader path. */
-#define AGENT_RUNTIME_DIR  "/data/opt/microcosm"
-#define AGENT_DEFAULT_PATH AGENT_RUNTIME_DIR "/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+#define AGENT_RUNTIME_DIR "/data/opt/microcosm"
+#define AGENT_SHARE_DIR   "/share"
+#define AGENT_DEFAULT_PATH                                                                         \
+	AGENT_RUNTIME_DIR "/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:" AGENT_SHARE_DIR     \
+	                  "/bin"
 
 /* What the guest learns about itself from fw_cfg, a file or the kernel command line. */
 struct identity {
@@ -72,6 +75,7 @@ struct identity {
 	size_t seed_len;      /* bytes in seed */
 	uint64_t time_ms;     /* host wall clock (ms since the epoch) when written; 0 = none */
 	bool trace;           /* print each start-up stage on the console (cost studies) */
+	bool share;           /* a read-only host directory is exported with tag "mcshare" */
 };
 
 /* One running command; a slot is free when !used. */
@@ -114,6 +118,7 @@ struct agent {
 	struct cmd cmds[AGENT_MAX_CMDS];
 	bool stop;                       /* leave the main loop */
 	bool data_ro;                    /* a clone's /data: read-only until the first command */
+	bool share_pending;              /* /share not mounted yet (done at the first command) */
 	uint8_t obuf[AGENT_OBUF_LEN];    /* encode buffer */
 	uint8_t rbuf[MC_PROTO_MAX_DATA]; /* pipe read buffer */
 };
@@ -375,6 +380,22 @@ static void links_up_early(struct agent *a)
 	close(s);
 }
 
+/*
+ * Mounts the host's read-only export (`up --share DIR`) on /share. Done at the
+ * first command, never in a template: QEMU cannot migrate a mounted 9p export,
+ * and an idle clone does not pay for the mount.
+ */
+static void mount_share(struct agent *a)
+{
+	if (mkdir(AGENT_SHARE_DIR, 0755) < 0 && errno != EEXIST)
+		agent_log(a, "mkdir " AGENT_SHARE_DIR ": %s", strerror(errno));
+	if (mount("mcshare", AGENT_SHARE_DIR, "9p", MS_RDONLY | MS_NOSUID | MS_NODEV,
+	          "trans=virtio,version=9p2000.L,msize=524288") < 0 &&
+	    errno != EBUSY)
+		agent_log(a, "mount the shared directory on " AGENT_SHARE_DIR ": %s",
+		          strerror(errno));
+}
+
 static void remount_data_rw(struct agent *a)
 {
 	if (access("/dev/vda", F_OK) == 0 && mount("/dev/vda", "/data", NULL, MS_REMOUNT, NULL) < 0)
@@ -450,6 +471,7 @@ enum id_key {
 	ID_SEED = 1u << 11,
 	ID_TIME = 1u << 12,
 	ID_TRACE = 1u << 13,
+	ID_SHARE = 1u << 14,
 };
 
 static const struct {
@@ -471,6 +493,7 @@ static const struct {
         {"seed", NULL, ID_SEED},
         {"time_ms", NULL, ID_TIME},
         {"trace", NULL, ID_TRACE},
+        {"share", NULL, ID_SHARE},
 };
 
 /* Parses a decimal number in [min, max]: digits only, no sign, no spaces. */
@@ -570,6 +593,11 @@ static int identity_set(struct identity *id, unsigned bit, const char *key, cons
 		if (!parse_u32(val, 0, 1, &u))
 			goto bad;
 		id->trace = u == 1;
+		return 0;
+	case ID_SHARE:
+		if (!parse_u32(val, 0, 1, &u))
+			goto bad;
+		id->share = u == 1;
 		return 0;
 	case ID_TEMPLATE:
 		if (!parse_u32(val, 0, 1, &u))
@@ -1163,7 +1191,7 @@ static char **build_env(const struct mc_msg_exec *e, const char **path)
 	        "PATH=" AGENT_DEFAULT_PATH,
 	        "HOME=/root",
 	        "TERM=dumb",
-	        "LD_LIBRARY_PATH=" AGENT_RUNTIME_DIR "/lib",
+	        "LD_LIBRARY_PATH=" AGENT_RUNTIME_DIR "/lib:" AGENT_SHARE_DIR "/lib",
 	};
 	const size_t nd = sizeof(defaults) / sizeof(defaults[0]);
 	char **envp = calloc(nd + e->envc + 1, sizeof(*envp));
@@ -1205,6 +1233,10 @@ static void cmd_start(struct agent *a, uint32_t id, const struct mc_msg_exec *e)
 	if (a->data_ro) {
 		remount_data_rw(a);
 		a->data_ro = false;
+	}
+	if (a->share_pending) {
+		mount_share(a);
+		a->share_pending = false;
 	}
 	struct child_args ca = {.mask = &a->oldmask, .argv = e->argv, .devnull = -1};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
@@ -1751,6 +1783,7 @@ static int agent_run(struct agent *a)
 	} else if (a->setup) {
 		mount_data(a, false);
 	}
+	a->share_pending = a->setup && a->id.share;
 	apply_seed_and_clock(a);
 	stage(a, "seed");
 	if (a->setup) {

@@ -356,6 +356,32 @@ static void test_json_content(void **state)
 	mc_experiment_destroy(&e);
 }
 
+/* The researcher's own image and shared directory pass through as given. */
+static void test_image_and_share(void **state)
+{
+	struct mc_experiment *e =
+	        parse_ok("name: r\ncluster:\n  guests: 2\n  image: my-app\n  share: /srv/app\n");
+	json_t *j;
+
+	(void)state;
+	assert_string_equal(e->cluster.image, "my-app");
+	assert_string_equal(e->cluster.share, "/srv/app");
+	j = mc_experiment_to_json(e);
+	assert_string_equal(
+	        json_string_value(json_object_get(json_object_get(j, "cluster"), "share")),
+	        "/srv/app");
+	json_decref(j);
+	mc_experiment_destroy(&e);
+	e = parse_ok("name: r\n");
+	assert_string_equal(e->cluster.image, "");
+	assert_string_equal(e->cluster.share, "");
+	mc_experiment_destroy(&e);
+	expect_error("name: r\ncluster:\n  share: [a]\n",
+	             "t.yaml:3: cluster.share: expected a host directory, got a sequence");
+	expect_error("name: r\ncluster:\n  image: \"\"\n",
+	             "t.yaml:3: cluster.image: expected an image name or a qcow2 path, got \"\"");
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -883,6 +909,7 @@ int main(void)
 	        cmocka_unit_test(test_json_round_trip),
 	        cmocka_unit_test(test_json_content),
 	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_image_and_share),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_load_errors),
 	        cmocka_unit_test(test_network_each),
