@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "client.h"
 #include "commands.h"
+#include "inject.h"
 #include "topology.h"
 
 const char mc_net_usage[] =
@@ -113,6 +114,9 @@ int cmd_net(int argc, char **argv)
 	snprintf(e.target, sizeof(e.target), "all");
 	e.timeout_ms = 60000;
 	r = mc_exec_session(&e, 0);
+	/* Kept for fault bursts, which add to these settings and restore them. */
+	if (r == 0)
+		mc_cluster_save_network(&e.c, clear ? NULL : &xargv[3], clear ? 0 : (int)nk);
 	free(xargv);
 	return r;
 }

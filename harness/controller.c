@@ -31,6 +31,8 @@
 #include "vm.h"
 #include "vmm.h"
 
+#include "ctl_internal.h"
+
 #define EP_SIGNAL         1ull
 #define EP_ZGUEST         2ull
 #define EP_ZCLI           3ull
@@ -40,88 +42,6 @@
 #define SPAWN_PER_TICK 8    /* guests started per loop turn, keeps the loop responsive */
 #define STOP_GRACE_MS  5000 /* agent SHUTDOWN -> QMP quit */
 #define QUIT_GRACE_MS  3000 /* QMP quit -> SIGKILL */
-#define MAX_CLIENT_ID  256
-
-struct job;
-
-/* One command running on one guest. */
-struct run {
-	struct run *next;
-	uint32_t exec_id; /* protocol id, unique per controller */
-	struct job *job;  /* the request it belongs to */
-};
-
-/* One CLI request with per-guest parts still outstanding. */
-struct job {
-	struct job *next;
-	uint32_t id;
-	char op[16];                         /* "exec", "pause", "resume" */
-	unsigned char client[MAX_CLIENT_ID]; /* ZeroMQ routing id of the CLI */
-	size_t client_len;
-	unsigned pending; /* guests not finished yet */
-};
-
-struct guest {
-	char name[32];
-	unsigned index;
-	uint32_t addr;
-	char ip[16];
-	char mac[18];
-	char dir[PATH_MAX];
-	enum mc_vm_state state;
-	void *be; /* back-end state */
-	int tap_fd;
-	pid_t pid;
-	int64_t t_start_ms;  /* QEMU spawned (monotonic) */
-	int64_t t_ready_ms;  /* HELLO received */
-	int64_t last_hb_ms;  /* last HELLO or HEARTBEAT */
-	int64_t deadline_ms; /* stop escalation deadline */
-	int quit_sent;       /* QMP quit was sent while stopping */
-	uint64_t hb_seq;
-	uint32_t boot_id;
-	char kernel[64];
-	char reason[160]; /* why it failed */
-	struct run *runs; /* commands in flight */
-	unsigned nruns;
-	struct job *op_job; /* pending pause/resume request */
-	struct ctl *ctl;
-	int epoll_added;
-};
-
-struct ctl {
-	const struct mc_ctl_config *cfg;
-	struct guest *g;
-	unsigned n;
-	void *zctx, *zguest, *zcli;
-	int epfd, sigfd;
-	unsigned booting, next_start;
-	int shutting_down, done;
-	unsigned char down_client[MAX_CLIENT_ID];
-	size_t down_client_len;
-	int have_down_client;
-	struct job *jobs;
-	uint32_t next_exec_id, next_job_id;
-	int64_t started_ms, all_ready_ms;
-	unsigned long dropped_msgs;
-	uint8_t *sendbuf;                       /* MC_PROTO_MAX_MSG bytes for encoding */
-	char blank[PATH_MAX + 32];              /* empty overlay copied for each guest */
-	struct mc_ksm_saved ksm;                /* host KSM settings to restore (density setting) */
-	int64_t mem_checked_ms;                 /* last MemAvailable reading */
-	uint64_t mem_avail0_mib;                /* MemAvailable before the first guest started */
-	int64_t cpu_sampled_ms;                 /* last /proc/stat reading */
-	unsigned long long cpu_busy, cpu_total; /* its busy and total jiffies */
-	int congested;                          /* host CPUs > 90 % busy over the last second */
-	int64_t calm_since_ms;                  /* when the host last stopped being saturated */
-	int64_t held_logged_ms;                 /* last "holding heartbeat failures" message */
-	uint64_t mem_avail_mib;                 /* that reading */
-	struct {                                /* idle-cost measurement of live guests */
-		int64_t next_ms;                /* when to start the next one */
-		int64_t t0_ms;                  /* start of the running one, 0 = none */
-		int n;
-		unsigned idx[64];
-		long long ticks[64];
-	} sample;
-};
 
 /* ---------- CLI replies ---------- */
 
@@ -140,18 +60,19 @@ static void send_client(struct ctl *c, const unsigned char *client, size_t clien
 	free(s);
 }
 
-static void job_send(struct ctl *c, struct job *j, json_t *msg, const void *data, size_t len)
+void ctl_job_send(struct ctl *c, struct job *j, json_t *msg, const void *data, size_t len)
 {
 	send_client(c, j->client, j->client_len, msg, data, len);
 }
 
-static void job_part_done(struct ctl *c, struct job *j)
+void ctl_job_part_done(struct ctl *c, struct job *j)
 {
 	struct job **pp;
 
 	if (--j->pending > 0)
 		return;
-	job_send(c, j, json_pack("{s:s, s:I}", "type", "done", "job", (json_int_t)j->id), NULL, 0);
+	ctl_job_send(c, j, json_pack("{s:s, s:I}", "type", "done", "job", (json_int_t)j->id), NULL,
+	             0);
 	for (pp = &c->jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -164,12 +85,14 @@ static json_t *guest_json(struct ctl *c, struct guest *g)
 {
 	int64_t now = mc_now_ms();
 
-	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i}", "name", g->name,
-	                 "index", (int)g->index, "ip", g->ip, "state", mc_vm_state_name(g->state),
-	                 "pid", (int)g->pid, "boot_ms",
+	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i, s:I, s:i, s:I}",
+	                 "name", g->name, "index", (int)g->index, "ip", g->ip, "state",
+	                 mc_vm_state_name(g->state), "pid", (int)g->pid, "boot_ms",
 	                 (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1),
 	                 "hb_age_ms", (json_int_t)(g->last_hb_ms ? now - g->last_hb_ms : -1),
-	                 "kernel", g->kernel, "reason", g->reason, "running", (int)g->nruns);
+	                 "kernel", g->kernel, "reason", g->reason, "running", (int)g->nruns,
+	                 "failed_at_ms", (json_int_t)g->failed_wall_ms, "boots", (int)g->boots,
+	                 "hb_seq", (json_int_t)g->hb_seq);
 	(void)c;
 }
 
@@ -184,7 +107,7 @@ static int guest_send(struct ctl *c, struct guest *g, const struct mc_msg *m)
 		mc_err("vm %s: encode %s: error %d", g->name, mc_proto_type_name(m->type), err);
 		return err;
 	}
-	if (zmq_send(c->zguest, g->name, strlen(g->name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	if (zmq_send(c->zguest, g->rid, g->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(c->zguest, c->sendbuf, len, ZMQ_DONTWAIT) < 0) {
 		mc_warn("vm %s: send %s: %s", g->name, mc_proto_type_name(m->type),
 		        zmq_strerror(zmq_errno()));
@@ -193,19 +116,19 @@ static int guest_send(struct ctl *c, struct guest *g, const struct mc_msg *m)
 	return 0;
 }
 
-static void fail_runs(struct ctl *c, struct guest *g, const char *why)
+void ctl_fail_runs(struct ctl *c, struct guest *g, const char *why)
 {
 	struct run *r;
 
 	while ((r = g->runs)) {
 		g->runs = r->next;
-		job_send(
+		ctl_job_send(
 		        c, r->job,
 		        json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest", g->name,
 		                  "state", mc_vm_state_name(g->state), "error", why, "boot_ms",
 		                  (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1)),
 		        NULL, 0);
-		job_part_done(c, r->job);
+		ctl_job_part_done(c, r->job);
 		free(r);
 	}
 	g->nruns = 0;
@@ -213,15 +136,15 @@ static void fail_runs(struct ctl *c, struct guest *g, const char *why)
 		struct job *j = g->op_job;
 
 		g->op_job = NULL;
-		job_send(c, j,
-		         json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name, "error",
-		                   why),
-		         NULL, 0);
-		job_part_done(c, j);
+		ctl_job_send(c, j,
+		             json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+		                       "error", why),
+		             NULL, 0);
+		ctl_job_part_done(c, j);
 	}
 }
 
-static void transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const char *why)
+void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const char *why)
 {
 	enum mc_vm_state next, prev = g->state;
 
@@ -238,13 +161,14 @@ static void transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, cons
 	if (next == MC_VM_BOOTING)
 		c->booting++;
 	if (next == MC_VM_FAILED) {
+		g->failed_wall_ms = mc_wall_ms();
 		snprintf(g->reason, sizeof(g->reason), "%s", why ? why : "failed");
 		mc_warn("vm %s: failed: %s", g->name, g->reason);
 		if (g->pid > 0 && g->be)
 			mc_vmm_qemu_ops.kill(g->be);
-		fail_runs(c, g, g->reason);
+		ctl_fail_runs(c, g, g->reason);
 	} else if (next == MC_VM_STOPPED) {
-		fail_runs(c, g, "guest stopped");
+		ctl_fail_runs(c, g, "guest stopped");
 	} else {
 		mc_debug("vm %s: %s -> %s", g->name, mc_vm_state_name(prev),
 		         mc_vm_state_name(next));
@@ -271,34 +195,34 @@ static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
 		char why[200];
 
 		snprintf(why, sizeof(why), "restore from template: %s", desc ? desc : "failed");
-		transition(c, g, MC_VM_EV_ERROR, why);
+		ctl_transition(c, g, MC_VM_EV_ERROR, why);
 		return;
 	}
 	if (strcmp(op, "pause") == 0 && !err) {
-		transition(c, g, MC_VM_EV_PAUSE, NULL);
+		ctl_transition(c, g, MC_VM_EV_PAUSE, NULL);
 	} else if (strcmp(op, "resume") == 0 && !err) {
-		transition(c, g, MC_VM_EV_RESUME, NULL);
+		ctl_transition(c, g, MC_VM_EV_RESUME, NULL);
 		g->last_hb_ms = mc_now_ms(); /* the silence while paused is not a failure */
 		if (g->nruns)
-			transition(c, g, MC_VM_EV_EXEC, NULL);
+			ctl_transition(c, g, MC_VM_EV_EXEC, NULL);
 	} else if (err) {
 		mc_warn("vm %s: %s: %s", g->name, op, desc ? desc : "failed");
 	}
 	if (j && strcmp(j->op, op) == 0) {
 		g->op_job = NULL;
-		job_send(c, j,
-		         err ? json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-		                         "error", desc ? desc : "failed")
-		             : json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-		                         "state", mc_vm_state_name(g->state)),
-		         NULL, 0);
-		job_part_done(c, j);
+		ctl_job_send(c, j,
+		             err ? json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+		                             "error", desc ? desc : "failed")
+		                 : json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
+		                             "state", mc_vm_state_name(g->state)),
+		             NULL, 0);
+		ctl_job_part_done(c, j);
 	}
 }
 
 static const struct mc_vmm_hooks vmm_hooks = {on_vmm_event, on_vmm_done};
 
-static void epoll_sync(struct ctl *c, struct guest *g)
+void ctl_epoll_sync(struct ctl *c, struct guest *g)
 {
 	struct mc_vmm_info info;
 	struct epoll_event ev;
@@ -345,7 +269,7 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	return mc_identity_write(path, buf);
 }
 
-static void start_guest(struct ctl *c, struct guest *g)
+void ctl_start_guest(struct ctl *c, struct guest *g, int reboot)
 {
 	const struct mc_ctl_config *cfg = c->cfg;
 	char disk[PATH_MAX + 16], ident[PATH_MAX + 16], console[PATH_MAX + 16], log[PATH_MAX + 16];
@@ -361,7 +285,13 @@ static void start_guest(struct ctl *c, struct guest *g)
 	snprintf(ident, sizeof(ident), "%s/identity", g->dir);
 	snprintf(console, sizeof(console), "%s/console.log", g->dir);
 	snprintf(log, sizeof(log), "%s/qemu.log", g->dir);
-	if ((err = mc_overlay_copy(c->blank, disk)) < 0) {
+	/* A reboot keeps the guest's disk (and its console so far, renamed). */
+	if (reboot) {
+		char prev[PATH_MAX + 32];
+
+		snprintf(prev, sizeof(prev), "%s/console.prev.log", g->dir);
+		rename(console, prev);
+	} else if ((err = mc_overlay_copy(c->blank, disk)) < 0) {
 		snprintf(why, sizeof(why), "create overlay %s: %s", disk, strerror(-err));
 		goto fail;
 	}
@@ -391,7 +321,7 @@ static void start_guest(struct ctl *c, struct guest *g)
 	spec.log = log;
 	spec.tap_fd = g->tap_fd;
 	spec.mac = g->mac;
-	if (cfg->clone) {
+	if (cfg->clone && !reboot) {
 		spec.mem_path = cfg->tpl_memory;
 		spec.mem_share = 0; /* private copy-on-write view of the template's RAM */
 		spec.incoming = cfg->tpl_state;
@@ -424,25 +354,30 @@ static void start_guest(struct ctl *c, struct guest *g)
 	close(g->tap_fd);
 	g->tap_fd = -1;
 	g->t_start_ms = mc_now_ms();
-	transition(c, g, MC_VM_EV_START, NULL);
-	epoll_sync(c, g);
+	g->boots++;
+	ctl_transition(c, g, MC_VM_EV_START, NULL);
+	ctl_epoll_sync(c, g);
 	return;
 fail:
 	if (g->tap_fd >= 0) {
 		close(g->tap_fd);
 		g->tap_fd = -1;
 	}
-	transition(c, g, MC_VM_EV_ERROR, why);
+	ctl_transition(c, g, MC_VM_EV_ERROR, why);
 }
 
 /* ---------- agent link ---------- */
 
+/* The guest a routing id "<name>.<boot id>" (or a bare "<name>") names. */
 static struct guest *guest_by_id(struct ctl *c, const char *id, size_t len)
 {
 	char name[32];
 	uint64_t idx;
 	size_t i = 0;
+	const char *dot = memchr(id, '.', len);
 
+	if (dot)
+		len = (size_t)(dot - id);
 	if (len < 2 || len >= sizeof(name) || id[0] != 'g')
 		return NULL;
 	memcpy(name, id, len);
@@ -497,15 +432,15 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 		if (g->state == MC_VM_BOOTING) {
 			g->t_ready_ms = now;
 			g->boot_id = m->u.hello.boot_id;
-			transition(c, g, MC_VM_EV_HELLO, NULL);
+			ctl_transition(c, g, MC_VM_EV_HELLO, NULL);
 			mc_debug("vm %s: ready in %lld ms", g->name,
 			         (long long)(now - g->t_start_ms));
 		} else if (m->u.hello.boot_id != g->boot_id) {
 			mc_warn("vm %s: agent restarted (new boot id)", g->name);
 			g->boot_id = m->u.hello.boot_id;
-			fail_runs(c, g, "agent restarted");
+			ctl_fail_runs(c, g, "agent restarted");
 			if (g->state == MC_VM_BUSY)
-				transition(c, g, MC_VM_EV_IDLE, NULL);
+				ctl_transition(c, g, MC_VM_EV_IDLE, NULL);
 		}
 		g->last_hb_ms = now;
 		break;
@@ -527,10 +462,11 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 			c->dropped_msgs++;
 			return;
 		}
-		job_send(c, r->job,
-		         json_pack("{s:s, s:s, s:i}", "type", "output", "guest", g->name, "stream",
-		                   (int)m->u.output.stream),
-		         m->u.output.data ? (const void *)m->u.output.data : "", m->u.output.len);
+		ctl_job_send(c, r->job,
+		             json_pack("{s:s, s:s, s:i}", "type", "output", "guest", g->name,
+		                       "stream", (int)m->u.output.stream),
+		             m->u.output.data ? (const void *)m->u.output.data : "",
+		             m->u.output.len);
 		break;
 	case MC_MSG_EXIT:
 	case MC_MSG_ERROR:
@@ -544,29 +480,29 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 			return;
 		}
 		if (g->nruns == 0)
-			transition(c, g, MC_VM_EV_IDLE, NULL);
+			ctl_transition(c, g, MC_VM_EV_IDLE, NULL);
 		if (m->type == MC_MSG_EXIT)
-			job_send(c, r->job,
-			         json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
-			                   "exit", "guest", g->name, "state",
-			                   mc_vm_state_name(g->state), "status", m->u.exit.status,
-			                   "signal", m->u.exit.signal, "timed_out",
-			                   m->u.exit.timed_out, "duration_ms",
-			                   (json_int_t)m->u.exit.duration_ms, "boot_ms",
-			                   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
-			         NULL, 0);
+			ctl_job_send(c, r->job,
+			             json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
+			                       "exit", "guest", g->name, "state",
+			                       mc_vm_state_name(g->state), "status",
+			                       m->u.exit.status, "signal", m->u.exit.signal,
+			                       "timed_out", m->u.exit.timed_out, "duration_ms",
+			                       (json_int_t)m->u.exit.duration_ms, "boot_ms",
+			                       (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+			             NULL, 0);
 		else {
 			char text[256];
 
 			sanitize(text, sizeof(text), m->u.error.text);
-			job_send(c, r->job,
-			         json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
-			                   g->name, "state", mc_vm_state_name(g->state), "error",
-			                   text, "boot_ms",
-			                   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
-			         NULL, 0);
+			ctl_job_send(c, r->job,
+			             json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+			                       g->name, "state", mc_vm_state_name(g->state),
+			                       "error", text, "boot_ms",
+			                       (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+			             NULL, 0);
 		}
-		job_part_done(c, r->job);
+		ctl_job_part_done(c, r->job);
 		free(r);
 		break;
 	default:
@@ -623,6 +559,11 @@ static void drain_guests(struct ctl *c)
 			mc_warn("vm %s: malformed message (%zu bytes): dropped", g->name,
 			        zmq_msg_size(&body));
 		} else {
+			/* Replies go to the connection the guest's current life speaks from. */
+			if (zmq_msg_size(&id) <= sizeof(g->rid)) {
+				g->rid_len = zmq_msg_size(&id);
+				memcpy(g->rid, zmq_msg_data(&id), g->rid_len);
+			}
 			handle_guest_msg(c, g, &m);
 			mc_msg_fini(&m);
 		}
@@ -633,13 +574,13 @@ static void drain_guests(struct ctl *c)
 
 /* ---------- CLI requests ---------- */
 
-static void reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text)
+void ctl_reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text)
 {
 	send_client(c, client, len, json_pack("{s:s, s:s}", "type", "error", "error", text), NULL,
 	            0);
 }
 
-static struct job *job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len)
+struct job *ctl_job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -721,7 +662,7 @@ static void req_signal(struct ctl *c, json_t *req, const unsigned char *client, 
 			break;
 	if (!j || id <= 0 || sig < 1 || sig > 64 || j->client_len != len ||
 	    memcmp(j->client, client, len) != 0) {
-		reply_error(c, client, len, "signal: no such exec job of this client");
+		ctl_reply_error(c, client, len, "signal: no such exec job of this client");
 		return;
 	}
 	for (unsigned i = 0; i < c->n; i++) {
@@ -760,16 +701,16 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		argc = -1;
 	if (!target || mc_target_parse(target, &t) || argc < 1 || envc < 0 || timeout < 0 ||
 	    timeout > UINT32_MAX || (cwd && strlen(cwd) > MC_PROTO_MAX_STR)) {
-		reply_error(c, client, len, "exec: malformed request");
+		ctl_reply_error(c, client, len, "exec: malformed request");
 		return;
 	}
 	if (c->shutting_down) {
-		reply_error(c, client, len, "exec: cluster is shutting down");
+		ctl_reply_error(c, client, len, "exec: cluster is shutting down");
 		return;
 	}
-	j = job_new(c, "exec", client, len);
+	j = ctl_job_new(c, "exec", client, len);
 	if (!j) {
-		reply_error(c, client, len, "exec: out of memory");
+		ctl_reply_error(c, client, len, "exec: out of memory");
 		return;
 	}
 	names = json_array();
@@ -780,13 +721,13 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		json_decref(names);
 		c->jobs = j->next;
 		free(j);
-		reply_error(c, client, len, "exec: target matches no guest");
+		ctl_reply_error(c, client, len, "exec: target matches no guest");
 		return;
 	}
-	job_send(c, j,
-	         json_pack("{s:s, s:I, s:o}", "type", "start", "job", (json_int_t)j->id, "guests",
-	                   names),
-	         NULL, 0);
+	ctl_job_send(c, j,
+	             json_pack("{s:s, s:I, s:o}", "type", "start", "job", (json_int_t)j->id,
+	                       "guests", names),
+	             NULL, 0);
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 		struct mc_msg m = {.type = MC_MSG_EXEC};
@@ -800,7 +741,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 
 			snprintf(why, sizeof(why), "guest is %s%s%s", mc_vm_state_name(g->state),
 			         g->reason[0] ? ": " : "", g->reason);
-			job_send(
+			ctl_job_send(
 			        c, j,
 			        json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
 			                  g->name, "state", mc_vm_state_name(g->state), "error",
@@ -808,12 +749,12 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 			                  (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms
 			                                             : -1)),
 			        NULL, 0);
-			job_part_done(c, j);
+			ctl_job_part_done(c, j);
 			continue;
 		}
 		r = calloc(1, sizeof(*r));
 		if (!r) {
-			job_part_done(c, j);
+			ctl_job_part_done(c, j);
 			continue;
 		}
 		r->exec_id = ++c->next_exec_id;
@@ -831,18 +772,19 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		if (guest_send(c, g, &m) < 0) {
 			take_run(g, r->exec_id, 1);
 			free(r);
-			job_send(c, j,
-			         json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
-			                   g->name, "state", mc_vm_state_name(g->state), "error",
-			                   "could not send the command to the agent", "boot_ms",
-			                   (json_int_t)(g->t_ready_ms - g->t_start_ms)),
-			         NULL, 0);
-			job_part_done(c, j);
+			ctl_job_send(c, j,
+			             json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "exit", "guest",
+			                       g->name, "state", mc_vm_state_name(g->state),
+			                       "error", "could not send the command to the agent",
+			                       "boot_ms",
+			                       (json_int_t)(g->t_ready_ms - g->t_start_ms)),
+			             NULL, 0);
+			ctl_job_part_done(c, j);
 			continue;
 		}
-		transition(c, g, MC_VM_EV_EXEC, NULL);
+		ctl_transition(c, g, MC_VM_EV_EXEC, NULL);
 	}
-	job_part_done(c, j); /* release the request's own hold */
+	ctl_job_part_done(c, j); /* release the request's own hold */
 }
 
 static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
@@ -855,10 +797,10 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 	unsigned matched = 0;
 
 	if (!target || mc_target_parse(target, &t)) {
-		reply_error(c, client, len, "malformed target");
+		ctl_reply_error(c, client, len, "malformed target");
 		return;
 	}
-	j = job_new(c, op, client, len);
+	j = ctl_job_new(c, op, client, len);
 	if (!j)
 		return;
 	for (unsigned i = 0; i < c->n; i++) {
@@ -877,32 +819,32 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 
 			snprintf(why, sizeof(why), "cannot %s a guest that is %s%s", op,
 			         mc_vm_state_name(g->state), g->op_job ? " (busy)" : "");
-			job_send(c, j,
-			         json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-			                   "error", why),
-			         NULL, 0);
-			job_part_done(c, j);
+			ctl_job_send(c, j,
+			             json_pack("{s:s, s:s, s:s}", "type", "result", "guest",
+			                       g->name, "error", why),
+			             NULL, 0);
+			ctl_job_part_done(c, j);
 			continue;
 		}
 		g->op_job = j;
 		err = pause ? mc_vmm_qemu_ops.pause(g->be) : mc_vmm_qemu_ops.resume(g->be);
 		if (err) {
 			g->op_job = NULL;
-			job_send(c, j,
-			         json_pack("{s:s, s:s, s:s}", "type", "result", "guest", g->name,
-			                   "error", strerror(-err)),
-			         NULL, 0);
-			job_part_done(c, j);
+			ctl_job_send(c, j,
+			             json_pack("{s:s, s:s, s:s}", "type", "result", "guest",
+			                       g->name, "error", strerror(-err)),
+			             NULL, 0);
+			ctl_job_part_done(c, j);
 		}
-		epoll_sync(c, g);
+		ctl_epoll_sync(c, g);
 	}
 	if (!matched) {
 		c->jobs = j->next;
 		free(j);
-		reply_error(c, client, len, "target matches no guest");
+		ctl_reply_error(c, client, len, "target matches no guest");
 		return;
 	}
-	job_part_done(c, j);
+	ctl_job_part_done(c, j);
 }
 
 static void begin_shutdown(struct ctl *c);
@@ -930,14 +872,14 @@ static void drain_cli(struct ctl *c)
 			zmq_recv(c->zcli, skip, sizeof(skip), ZMQ_DONTWAIT);
 		}
 		if (m < 0 || m >= (int)sizeof(body)) {
-			reply_error(c, client, (size_t)n, "request too large");
+			ctl_reply_error(c, client, (size_t)n, "request too large");
 			continue;
 		}
 		body[m] = '\0';
 		req = json_loads(body, 0, NULL);
 		op = json_string_value(json_object_get(req, "op"));
 		if (!op)
-			reply_error(c, client, (size_t)n, "malformed request");
+			ctl_reply_error(c, client, (size_t)n, "malformed request");
 		else if (strcmp(op, "status") == 0)
 			req_status(c, client, (size_t)n);
 		else if (strcmp(op, "ls") == 0)
@@ -946,6 +888,8 @@ static void drain_cli(struct ctl *c)
 			req_exec(c, req, client, (size_t)n);
 		else if (strcmp(op, "signal") == 0)
 			req_signal(c, req, client, (size_t)n);
+		else if (strcmp(op, "fault") == 0)
+			ctl_req_fault(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
 			req_pause_resume(c, req, op, client, (size_t)n);
 		else if (strcmp(op, "down") == 0) {
@@ -954,7 +898,7 @@ static void drain_cli(struct ctl *c)
 			c->have_down_client = 1;
 			begin_shutdown(c);
 		} else
-			reply_error(c, client, (size_t)n, "unknown request");
+			ctl_reply_error(c, client, (size_t)n, "unknown request");
 		json_decref(req);
 	}
 }
@@ -976,6 +920,10 @@ static void reap(struct ctl *c)
 			g->pid = 0;
 			g->epoll_added = 0;
 			mc_vmm_qemu_ops.exited(g->be);
+			if (g->rebooting && !c->shutting_down) {
+				ctl_reboot_continue(c, g);
+				break;
+			}
 			if (WIFSIGNALED(status))
 				snprintf(why, sizeof(why), "qemu killed by signal %d",
 				         WTERMSIG(status));
@@ -984,7 +932,7 @@ static void reap(struct ctl *c)
 				         WEXITSTATUS(status));
 			if (g->state != MC_VM_STOPPING && g->state != MC_VM_FAILED)
 				mc_info("vm %s: %s", g->name, why);
-			transition(c, g, MC_VM_EV_EXITED, why);
+			ctl_transition(c, g, MC_VM_EV_EXITED, why);
 			break;
 		}
 	}
@@ -1002,18 +950,18 @@ static void begin_shutdown(struct ctl *c)
 		struct guest *g = &c->g[i];
 
 		if (g->state == MC_VM_DEFINED) {
-			transition(c, g, MC_VM_EV_STOP, NULL);
+			ctl_transition(c, g, MC_VM_EV_STOP, NULL);
 		} else if (g->state == MC_VM_READY || g->state == MC_VM_BUSY) {
 			struct mc_msg m = {.type = MC_MSG_SHUTDOWN};
 
 			guest_send(c, g, &m);
-			transition(c, g, MC_VM_EV_STOP, NULL);
+			ctl_transition(c, g, MC_VM_EV_STOP, NULL);
 			g->deadline_ms = now + STOP_GRACE_MS;
 		} else if (mc_vm_state_live(g->state)) {
-			transition(c, g, MC_VM_EV_STOP, NULL);
+			ctl_transition(c, g, MC_VM_EV_STOP, NULL);
 			g->quit_sent = 1;
 			mc_vmm_qemu_ops.stop(g->be);
-			epoll_sync(c, g);
+			ctl_epoll_sync(c, g);
 			g->deadline_ms = now + QUIT_GRACE_MS;
 		}
 	}
@@ -1045,7 +993,7 @@ static void refuse_rest(struct ctl *c)
 	         "admission: not started, host memory low (%llu MiB available, %d MiB kept)",
 	         (unsigned long long)c->mem_avail_mib, MC_ADMIT_RESERVE_MIB);
 	for (; c->next_start < c->n; c->next_start++, refused++)
-		transition(c, &c->g[c->next_start], MC_VM_EV_ERROR, why);
+		ctl_transition(c, &c->g[c->next_start], MC_VM_EV_ERROR, why);
 	mc_err("controller: %u guests not started: %s", refused, why);
 }
 
@@ -1186,7 +1134,7 @@ static int tick(struct ctl *c)
 			refuse_rest(c);
 			break;
 		}
-		start_guest(c, &c->g[c->next_start++]);
+		ctl_start_guest(c, &c->g[c->next_start++], 0);
 		started++;
 		now = mc_now_ms();
 	}
@@ -1208,7 +1156,7 @@ static int tick(struct ctl *c)
 				snprintf(why, sizeof(why),
 				         "no hello within the boot timeout (%llu ms)",
 				         (unsigned long long)c->cfg->boot_timeout_ms);
-				transition(c, g, MC_VM_EV_TIMEOUT, why);
+				ctl_transition(c, g, MC_VM_EV_TIMEOUT, why);
 			} else if (due < next)
 				next = due;
 			break;
@@ -1228,20 +1176,20 @@ static int tick(struct ctl *c)
 			} else if (now >= due) {
 				snprintf(why, sizeof(why), "no heartbeat for %lld ms",
 				         (long long)(now - g->last_hb_ms));
-				transition(c, g, MC_VM_EV_TIMEOUT, why);
+				ctl_transition(c, g, MC_VM_EV_TIMEOUT, why);
 			} else if (due < next)
 				next = due;
 			break;
 		case MC_VM_STOPPING:
 			if (g->pid <= 0) {
-				transition(c, g, MC_VM_EV_EXITED, NULL);
+				ctl_transition(c, g, MC_VM_EV_EXITED, NULL);
 				break;
 			}
 			if (now >= g->deadline_ms) {
 				if (!g->quit_sent) {
 					g->quit_sent = 1;
 					mc_vmm_qemu_ops.stop(g->be);
-					epoll_sync(c, g);
+					ctl_epoll_sync(c, g);
 					g->deadline_ms = now + QUIT_GRACE_MS;
 				} else {
 					mc_warn("vm %s: did not stop in time: killed", g->name);
@@ -1268,6 +1216,12 @@ static int tick(struct ctl *c)
 	}
 	if (!c->shutting_down && c->cfg->cost_key[0])
 		measure_costs(c, ready);
+	{
+		int64_t due = ctl_fault_tick(c, now);
+
+		if (due >= 0 && due < next)
+			next = due;
+	}
 	if (c->shutting_down && live == 0)
 		c->done = 1;
 	return next > now ? (int)(next - now) : 0;
@@ -1296,6 +1250,7 @@ static void teardown(struct ctl *c)
 		c->jobs = j->next;
 		free(j);
 	}
+	ctl_fault_cleanup(c); /* after the guests: their cgroups are empty now */
 }
 
 static int setup(struct ctl *c, char *why, size_t whylen)
@@ -1469,7 +1424,7 @@ report:
 				if (err < 0)
 					g->epoll_added = 0; /* closed: the fd left epoll with it */
 				else
-					epoll_sync(c, g);
+					ctl_epoll_sync(c, g);
 			}
 		}
 	}

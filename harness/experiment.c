@@ -12,6 +12,8 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "fault.h"
+#include "faultplan.h"
 #include "util.h"
 
 /* A YAML node with the line it starts on: the tree the parser's events build. */
@@ -44,7 +46,7 @@ struct qbuf {
 };
 
 static const char *const top_keys[] = {"name",      "seed",    "cluster", "network",
-                                       "workloads", "results", NULL};
+                                       "workloads", "results", "faults",  NULL};
 static const char *const cluster_keys[] = {"guests",  "spawn",     "memory", "vcpus", "kernel",
                                            "density", "heartbeat", "image",  "share", NULL};
 static const char *const results_keys[] = {"dir", NULL};
@@ -86,6 +88,22 @@ static const char *const topology_keys[] = {"kind",  "rack_size", "oversubscript
 static const char *const link_keys[] = {"latency",   "jitter",  "bandwidth", "loss",
                                         "duplicate", "corrupt", NULL};
 static const char *const topo_kind_names[] = {"flat", "fat-tree", NULL};
+
+/* The faults section. */
+static const char *const faults_keys[] = {"seed", "plan", NULL};
+static const char *const fault_keys[] = {"name",    "kind",     "target", "workload",
+                                         "at",      "after",    "delay",  "distribution",
+                                         "horizon", "duration", "params", NULL};
+static const char *const when_keys[] = {"at", "after", "distribution", NULL};
+static const char *const event_names[] = {"output", "heartbeat", NULL};
+static const char *const output_keys[] = {"event", "match", NULL};
+static const char *const heartbeat_keys[] = {"event", "guest", "count", NULL};
+static const char *const dist_names[] = {"exponential", "weibull", NULL};
+static const char *const exponential_keys[] = {"kind", "mtbf", NULL};
+static const char *const weibull_keys[] = {"kind", "shape", "scale", NULL};
+
+#define DAY_MS  86400000ull            /* 24h */
+#define YEAR_MS (8760ull * 3600000ull) /* 8760h */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -1100,6 +1118,326 @@ static int parse_workloads(struct pctx *c, const struct node *n)
 	return 0;
 }
 
+/* ---- faults ---- */
+
+/* A required field of mapping m: fails at m's line when it is missing. */
+static int required(struct pctx *c, const struct node *m, const char *path, const char *key)
+{
+	char p[PATH_CAP];
+
+	if (map_get(m, key))
+		return 0;
+	return fail(c, m->line, join(p, path, key), "required field is missing");
+}
+
+static int parse_after(struct pctx *c, struct mc_exp_fault *f, const struct node *n,
+                       const char *path)
+{
+	char p[PATH_CAP];
+	const struct node *v;
+	int ev = 0, r;
+
+	if (n->type != NODE_MAP)
+		return expected(c, n, path, "a mapping");
+	if ((r = required(c, n, path, "event")) ||
+	    (r = field_enum(c, n, path, "event", "event", event_names, &ev)) ||
+	    (r = check_map(c, n, path, ev == 0 ? output_keys : heartbeat_keys,
+	                   ev == 0 ? "for event output" : "for event heartbeat", 0)))
+		return r;
+	f->event = (enum mc_exp_event)ev;
+	if (f->event == MC_EXP_EVENT_OUTPUT) {
+		if ((r = required(c, n, path, "match")))
+			return r;
+		return field_str(c, n, path, "match", "a string of 1-128 bytes", MC_EXP_MATCH_MAX,
+		                 f->match);
+	}
+	if ((r = required(c, n, path, "guest")))
+		return r;
+	v = map_get(n, "guest");
+	if (!scalar(v) || v->len >= sizeof(f->guest) ||
+	    mc_fault_guest_parse(v->str, &f->guest_index))
+		return expected(c, v, join(p, path, "guest"), "a guest name like g0003");
+	memcpy(f->guest, v->str, v->len + 1);
+	f->guest_line = v->line;
+	f->count = 1;
+	return field_uint(c, n, path, "count", 1, 1000000, &f->count);
+}
+
+static int parse_distribution(struct pctx *c, struct mc_exp_fault *f, const struct node *n,
+                              const char *path)
+{
+	char p[PATH_CAP];
+	const struct node *v;
+	int kind = 0, r;
+
+	if (n->type != NODE_MAP)
+		return expected(c, n, path, "a mapping");
+	if ((r = required(c, n, path, "kind")) ||
+	    (r = field_enum(c, n, path, "kind", "distribution", dist_names, &kind)) ||
+	    (r = check_map(c, n, path, kind == 0 ? exponential_keys : weibull_keys,
+	                   kind == 0 ? "for distribution exponential" : "for distribution weibull",
+	                   0)))
+		return r;
+	f->dist = (enum mc_exp_dist)kind;
+	if (f->dist == MC_EXP_EXPONENTIAL) {
+		if ((r = required(c, n, path, "mtbf")))
+			return r;
+		return field_ms(c, n, path, "mtbf", 1, YEAR_MS, "a duration 1ms..8760h", 0,
+		                &f->mtbf_ms);
+	}
+	if ((r = required(c, n, path, "shape")) || (r = required(c, n, path, "scale")) ||
+	    (r = field_ms(c, n, path, "scale", 1, YEAR_MS, "a duration 1ms..8760h", 0,
+	                  &f->scale_ms)))
+		return r;
+	v = map_get(n, "shape");
+	{
+		const char *s = scalar(v);
+		char *end;
+		double d = 0;
+
+		if (s && (isdigit((unsigned char)s[0]) || s[0] == '.')) {
+			errno = 0;
+			d = strtod(s, &end);
+			if (errno || *end)
+				d = 0;
+		}
+		if (!(d > 0 && d <= 100))
+			return expected(c, v, join(p, path, "shape"),
+			                "a number above 0 and at most 100, e.g. 0.8");
+		f->shape = d;
+	}
+	return 0;
+}
+
+static int parse_params(struct pctx *c, struct mc_exp_fault *f, const struct node *n,
+                        const struct node *entry, const char *path)
+{
+	const struct mc_fault_kind *k = f->kind;
+	char p[PATH_CAP], names[128], why[160];
+	struct qbuf q;
+	size_t o = 0;
+	int r;
+
+	names[0] = '\0';
+	for (int i = 0; i < MC_FAULT_MAX_PARAMS && k->params[i].key; i++)
+		o += (size_t)snprintf(names + o, o < sizeof(names) ? sizeof(names) - o : 0, "%s%s",
+		                      i ? ", " : "", k->params[i].key);
+	if (n && (r = check_map(c, n, path, NULL, NULL, 16)))
+		return r;
+	for (size_t i = 0; n && n->type == NODE_MAP && i + 1 < n->n; i += 2) {
+		const struct node *kn = n->kids[i], *v = n->kids[i + 1];
+		const struct mc_fault_param *fp = NULL;
+		const char *s = scalar(v);
+
+		join(p, path, key_text(kn, &q));
+		if (!memchr(kn->str, '\0', kn->len))
+			fp = mc_fault_param_find(k, kn->str);
+		if (!fp && !names[0])
+			return fail(c, kn->line, p, "kind %s takes no parameters", k->name);
+		if (!fp)
+			return fail(c, kn->line, p, "unknown parameter for kind %s (expected %s)",
+			            k->name, names);
+		if (!s || v->len > MC_EXP_PARAM_MAX)
+			return expected(c, v, p, "a value of at most 63 bytes");
+		if (mc_fault_param_check(fp, s, why, sizeof(why)))
+			return expected(c, v, p, why);
+		snprintf(f->params[f->n_params].key, sizeof(f->params[0].key), "%s", fp->key);
+		memcpy(f->params[f->n_params].value, s, v->len + 1);
+		f->n_params++;
+	}
+	for (int i = 0; i < MC_FAULT_MAX_PARAMS && k->params[i].key; i++) {
+		if (!k->params[i].required || (n && map_get(n, k->params[i].key)))
+			continue;
+		return fail(c, n ? n->line : entry->line, join(p, path, k->params[i].key),
+		            "required parameter is missing");
+	}
+	return 0;
+}
+
+static int parse_fault(struct pctx *c, const struct node *n, unsigned idx)
+{
+	struct mc_experiment *e = c->e;
+	struct mc_exp_fault *f = &e->faults[idx];
+	const struct node *v, *when = NULL, *when_key = NULL;
+	char path[PATH_CAP], p[PATH_CAP], names[256];
+	const char *wnames[MC_EXP_MAX_WORKLOADS + 1];
+	struct mc_fault_target t;
+	struct qbuf q;
+	int r;
+
+	snprintf(path, sizeof(path), "faults.plan[%u]", idx);
+	if (n->type != NODE_MAP)
+		return expected(c, n, path, "a mapping");
+	f->line = n->line;
+	if ((r = check_map(c, n, path, fault_keys, NULL, 0)) || (r = required(c, n, path, "kind")))
+		return r;
+
+	/* kind */
+	v = map_get(n, "kind");
+	if (!scalar(v))
+		return expected(c, v, join(p, path, "kind"), "a fault kind");
+	if (!(f->kind = mc_fault_kind_find(v->str)))
+		return fail(c, v->line, join(p, path, "kind"), "unknown kind %s (expected %s)",
+		            quote(v->str, v->len, &q), mc_fault_kind_names());
+
+	/* name */
+	if ((v = map_get(n, "name")) != NULL) {
+		if (!scalar(v) || !valid_name(v->str, v->len))
+			return expected(c, v, join(p, path, "name"), NAME_WHAT);
+		memcpy(f->name, v->str, v->len + 1);
+	} else {
+		snprintf(f->name, sizeof(f->name), "%s-%u", f->kind->name, idx);
+	}
+	for (unsigned j = 0; j < idx; j++)
+		if (strcmp(e->faults[j].name, f->name) == 0)
+			return fail(
+			        c, v ? v->line : n->line, join(p, path, "name"),
+			        "duplicate fault name \"%s\" (first at faults.plan[%u], line %d)",
+			        f->name, j, e->faults[j].line);
+
+	/* workload */
+	if (e->n_workloads == 0)
+		return fail(c, n->line, path,
+		            "a fault needs a workload to time it, and the file "
+		            "has none");
+	f->workload = 0;
+	if ((v = map_get(n, "workload")) != NULL) {
+		unsigned j;
+
+		if (!scalar(v))
+			return expected(c, v, join(p, path, "workload"), "a workload name");
+		for (j = 0; j < e->n_workloads; j++)
+			if (strcmp(e->workloads[j].name, v->str) == 0)
+				break;
+		if (j == e->n_workloads) {
+			for (j = 0; j < e->n_workloads; j++)
+				wnames[j] = e->workloads[j].name;
+			wnames[j] = NULL;
+			list_names(names, sizeof(names), wnames);
+			return fail(c, v->line, join(p, path, "workload"),
+			            "unknown workload %s (expected %s)", quote(v->str, v->len, &q),
+			            names);
+		}
+		f->workload = j;
+	}
+
+	/* target */
+	snprintf(f->target, sizeof(f->target), "all");
+	f->target_line = n->line;
+	if ((v = map_get(n, "target")) != NULL) {
+		char why[160];
+
+		join(p, path, "target");
+		if (!scalar(v) || v->len > MC_EXP_TARGET_MAX)
+			return expected(c, v, p, "a target of at most 255 bytes");
+		if (mc_fault_target_parse(v->str, &t, why, sizeof(why)))
+			return expected(c, v, p, why);
+		if (t.kind == MC_FT_RANK && e->workloads[f->workload].kind != MC_EXP_MPI)
+			return fail(c, v->line, p,
+			            "rank(R) needs an mpi workload (workload \"%s\" is %s)",
+			            e->workloads[f->workload].name,
+			            kind_names[e->workloads[f->workload].kind]);
+		memcpy(f->target, v->str, v->len + 1);
+		f->target_line = v->line;
+	}
+
+	/* exactly one of at, after, distribution: the second in file order is the error */
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct node *k = n->kids[i];
+
+		if (in_list(k->str, when_keys) < 0)
+			continue;
+		if (when_key)
+			return fail(c, k->line, join(p, path, k->str),
+			            "conflicts with %s (line %d): give one of at, after or "
+			            "distribution",
+			            when_key->str, when_key->line);
+		when_key = k;
+		when = n->kids[i + 1];
+	}
+	if (!when_key)
+		return fail(c, n->line, path, "needs one of at, after or distribution");
+	f->when = (enum mc_exp_when)in_list(when_key->str, when_keys);
+	if ((v = map_get(n, "delay")) != NULL && f->when != MC_EXP_AFTER)
+		return fail(c, v->line, join(p, path, "delay"), "only with after");
+	if ((v = map_get(n, "horizon")) != NULL && f->when != MC_EXP_DISTRIBUTION)
+		return fail(c, v->line, join(p, path, "horizon"), "only with distribution");
+	switch (f->when) {
+	case MC_EXP_AT:
+		r = field_ms(c, n, path, "at", 0, DAY_MS, "a duration 0ms..24h", 0, &f->at_ms);
+		break;
+	case MC_EXP_AFTER:
+		if (!(r = parse_after(c, f, when, join(p, path, "after"))))
+			r = field_ms(c, n, path, "delay", 0, DAY_MS, "a duration 0ms..24h", 0,
+			             &f->delay_ms);
+		break;
+	case MC_EXP_DISTRIBUTION:
+		if (!(r = parse_distribution(c, f, when, join(p, path, "distribution")))) {
+			if (!map_get(n, "horizon"))
+				r = fail(c, n->line, join(p, path, "horizon"),
+				         "required field is missing (distribution needs it)");
+			else
+				r = field_ms(c, n, path, "horizon", 1, DAY_MS,
+				             "a duration 1ms..24h", 0, &f->horizon_ms);
+		}
+		break;
+	}
+	if (r)
+		return r;
+
+	/* duration, params */
+	if ((v = map_get(n, "duration")) != NULL) {
+		if (!f->kind->duration)
+			return fail(c, v->line, join(p, path, "duration"),
+			            "kind %s takes no duration (it is not reverted)",
+			            f->kind->name);
+		if ((r = field_ms(c, n, path, "duration", 1, DAY_MS, "a duration 1ms..24h", 0,
+		                  &f->duration_ms)))
+			return r;
+	}
+	return parse_params(c, f, map_get(n, "params"), n, join(p, path, "params"));
+}
+
+static int parse_faults(struct pctx *c, const struct node *n)
+{
+	struct mc_experiment *e = c->e;
+	const struct node *v, *plan;
+	char p[PATH_CAP];
+	int r;
+
+	if (is_null(n))
+		return 0;
+	if ((r = check_map(c, n, "faults", faults_keys, NULL, 0)))
+		return r;
+	if ((v = map_get(n, "seed")) != NULL) {
+		const char *s = scalar(v);
+
+		if (!s || mc_parse_u64(s, 0, INT64_MAX, &e->fault_seed))
+			return expected(c, v, "faults.seed", "an integer 0..9223372036854775807");
+		e->fault_seed_set = 1;
+	}
+	plan = map_get(n, "plan");
+	if (!plan || is_null(plan))
+		return 0;
+	if (plan->type != NODE_SEQ)
+		return expected(c, plan, "faults.plan", "a sequence");
+	if (plan->n > MC_EXP_MAX_FAULTS) {
+		snprintf(p, sizeof(p), "faults.plan[%d]", MC_EXP_MAX_FAULTS);
+		return fail(c, plan->kids[MC_EXP_MAX_FAULTS]->line, p,
+		            "too many fault entries (at most %d)", MC_EXP_MAX_FAULTS);
+	}
+	if (plan->n == 0)
+		return 0;
+	if (!(e->faults = calloc(plan->n, sizeof(*e->faults))))
+		return oom(c);
+	for (size_t i = 0; i < plan->n; i++) {
+		e->n_faults++;
+		if ((r = parse_fault(c, plan->kids[i], (unsigned)i)))
+			return r;
+	}
+	return 0;
+}
+
 static int parse_top(struct pctx *c, const struct node *root)
 {
 	struct mc_experiment *e = c->e;
@@ -1130,6 +1468,8 @@ static int parse_top(struct pctx *c, const struct node *root)
 	    (r = parse_link_map(c, v, "network", network_keys, "")))
 		return r;
 	if ((r = parse_workloads(c, map_get(root, "workloads"))))
+		return r;
+	if ((v = map_get(root, "faults")) != NULL && (r = parse_faults(c, v)))
 		return r;
 	if ((v = map_get(root, "results")) != NULL &&
 	    ((r = check_map(c, v, "results", results_keys, NULL, 0)) ||
@@ -1233,6 +1573,7 @@ void mc_experiment_destroy(struct mc_experiment **ep)
 		free(w->target);
 	}
 	free(e->workloads);
+	free(e->faults);
 	free(e->text);
 	free(e->source);
 	free(e);
@@ -1368,6 +1709,64 @@ static json_t *json_workload(const struct mc_exp_workload *w, int *bad)
 	return o;
 }
 
+static json_t *json_fault(const struct mc_experiment *e, const struct mc_exp_fault *f, int *bad)
+{
+	json_t *o = json_object(), *params = json_object(), *w;
+
+	jset(o, "name", json_string(f->name), bad);
+	jset(o, "kind", json_string(f->kind->name), bad);
+	jset(o, "target", json_string(f->target), bad);
+	jset(o, "workload", json_string(e->workloads[f->workload].name), bad);
+	switch (f->when) {
+	case MC_EXP_AT:
+		jset(o, "at", json_duration(f->at_ms), bad);
+		break;
+	case MC_EXP_AFTER:
+		w = json_object();
+		jset(w, "event", json_string(event_names[f->event]), bad);
+		if (f->event == MC_EXP_EVENT_OUTPUT) {
+			jset(w, "match", json_string(f->match), bad);
+		} else {
+			jset(w, "guest", json_string(f->guest), bad);
+			jset(w, "count", json_integer(f->count), bad);
+		}
+		jset(o, "after", w, bad);
+		jset(o, "delay", json_duration(f->delay_ms), bad);
+		break;
+	case MC_EXP_DISTRIBUTION:
+		w = json_object();
+		jset(w, "kind", json_string(dist_names[f->dist]), bad);
+		if (f->dist == MC_EXP_EXPONENTIAL) {
+			jset(w, "mtbf", json_duration(f->mtbf_ms), bad);
+		} else {
+			jset(w, "shape", json_real(f->shape), bad);
+			jset(w, "scale", json_duration(f->scale_ms), bad);
+		}
+		jset(o, "distribution", w, bad);
+		jset(o, "horizon", json_duration(f->horizon_ms), bad);
+		break;
+	}
+	if (f->duration_ms)
+		jset(o, "duration", json_duration(f->duration_ms), bad);
+	for (unsigned i = 0; i < f->n_params; i++)
+		jset(params, f->params[i].key, json_string(f->params[i].value), bad);
+	jset(o, "params", params, bad);
+	return o;
+}
+
+static json_t *json_faults(const struct mc_experiment *e, int *bad)
+{
+	json_t *o = json_object(), *plan = json_array();
+
+	if (e->fault_seed_set)
+		jset(o, "seed", json_integer((json_int_t)e->fault_seed), bad);
+	for (unsigned i = 0; plan && i < e->n_faults; i++)
+		if (json_array_append_new(plan, json_fault(e, &e->faults[i], bad)))
+			*bad = 1;
+	jset(o, "plan", plan, bad);
+	return o;
+}
+
 json_t *mc_experiment_to_json(const struct mc_experiment *e)
 {
 	const struct mc_exp_cluster *cl = &e->cluster;
@@ -1403,6 +1802,8 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 	jset(root, "workloads", wl, &bad);
 	jset(results, "dir", json_string(e->results_dir), &bad);
 	jset(root, "results", results, &bad);
+	if (e->n_faults || e->fault_seed_set)
+		jset(root, "faults", json_faults(e, &bad), &bad);
 	if (bad) {
 		json_decref(root);
 		return NULL;

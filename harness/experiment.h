@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "fault.h"
+
 /*
  * The experiment file: one YAML document, at most 1 MiB, a mapping at the top. Only
  * name is required; every other field has the default shown (workloads/experiments/
@@ -21,7 +23,8 @@
  *   name      1-48 characters of [A-Za-z0-9._-], the first a letter or digit (names
  *             become file names).
  *   null      an empty value, ~ or null: accepted only for the sections (cluster,
- *             network, topology, intra, inter, workloads, env, results), meaning "empty".
+ *             network, topology, intra, inter, workloads, env, results, faults, plan,
+ *             params), meaning "empty".
  *
  *   name: ring-64            required; a name
  *   seed: auto               0..2^63-1, or auto: the run derives one from the clock and
@@ -75,6 +78,33 @@
  *       target: all          a target set as in microcosm exec (all, g0000-g0003, 0,2,5)
  *       program: uname       required; program name or path in the guest
  *       args: []             as for mpi
+ *   faults:                  a fault plan (harness/faultplan.h turns it into a schedule);
+ *                            default: none
+ *     seed: 7                0..2^63-1; default: the experiment's seed
+ *     plan:                  a sequence of at most 256 entries
+ *       - name: crash-0      a name, unique within the plan; default KIND-INDEX
+ *         kind: crash        required: a kind of harness/fault.c (crash, hang, slow-cpu, ...)
+ *         target: all        all | gNNNN | gNNNN-gMMMM | I | I-J, comma-separated;
+ *                            or random(K): K distinct guests picked with the seed;
+ *                            fraction(F): round(F x guests) of them, 0 < F <= 1;
+ *                            rank(R): the guest of MPI rank R (R / ppn; mpi workloads only)
+ *         workload: ring     the workload whose start the times count from; default the
+ *                            first (a plan needs at least one workload)
+ *         # exactly one of:
+ *         at: 30s            a fixed time from the start of the workload, 0ms..24h
+ *         after: {event: output, match: "epoch 3"}      when a line of the workload's
+ *                            output contains match (1-128 bytes), or
+ *         after: {event: heartbeat, guest: g0003, count: 5}   at the count-th heartbeat
+ *                            (1..1000000, default 1) of a guest after the workload starts;
+ *           delay: 0ms       with after: from the event to the injection, 0ms..24h
+ *         distribution: {kind: exponential, mtbf: 10m}       failure times drawn per guest:
+ *         distribution: {kind: weibull, shape: 0.8, scale: 20s}   shape a number 0..100
+ *                            (above 0); mtbf and scale 1ms..8760h
+ *           horizon: 60s     required with distribution: failures at or after it are
+ *                            dropped, 1ms..24h
+ *         duration: 5s       1ms..24h, only for kinds that are reverted (hang, slow-cpu,
+ *                            netem, ...); default: not reverted
+ *         params: {quota: 20%}   the kind's parameters (fault.c), required ones included
  *   results:
  *     dir: runs              where run directories go; relative to the working directory
  *
@@ -94,6 +124,10 @@
 #define MC_EXP_MAX_ENV       256  /* variables per workload */
 #define MC_EXP_NAME_MAX      48   /* experiment and workload names, characters */
 #define MC_EXP_MAX_NETWORK   32   /* network settings (more than the allowed keys) */
+#define MC_EXP_MAX_FAULTS    256  /* entries in faults.plan */
+#define MC_EXP_TARGET_MAX    255  /* bytes of a fault target as written */
+#define MC_EXP_MATCH_MAX     128  /* bytes of after.match */
+#define MC_EXP_PARAM_MAX     63   /* bytes of a fault parameter value */
 
 enum mc_exp_kind {
 	MC_EXP_MPI = 0,  /* an MPI program over the guests */
@@ -150,6 +184,56 @@ struct mc_exp_workload {
 	char *target; /* owned; a set mc_target_parse() accepts; NULL unless exec */
 };
 
+/* When a fault plan entry fires. */
+enum mc_exp_when {
+	MC_EXP_AT = 0,       /* at_ms from the start of the workload */
+	MC_EXP_AFTER,        /* delay_ms after an event */
+	MC_EXP_DISTRIBUTION, /* failure times drawn per guest until horizon_ms */
+};
+
+enum mc_exp_event {
+	MC_EXP_EVENT_OUTPUT = 0, /* a line of the workload's output contains match */
+	MC_EXP_EVENT_HEARTBEAT,  /* the count-th heartbeat of guest after the workload starts */
+};
+
+enum mc_exp_dist {
+	MC_EXP_EXPONENTIAL = 0, /* mean mtbf_ms */
+	MC_EXP_WEIBULL,         /* shape, scale_ms */
+};
+
+/* One parameter of a fault, as written (checked with mc_fault_param_check()). */
+struct mc_exp_param {
+	char key[32];
+	char value[MC_EXP_PARAM_MAX + 1];
+};
+
+/* One entry of faults.plan, defaults filled in. Only the fields of its when apply. */
+struct mc_exp_fault {
+	char name[MC_EXP_NAME_MAX + 1];     /* unique within the plan */
+	const struct mc_fault_kind *kind;   /* borrowed from mc_fault_kinds */
+	int line;                           /* 1-based line of the entry's mapping */
+	char target[MC_EXP_TARGET_MAX + 1]; /* as written; syntax checked, not bounds */
+	int target_line;                    /* 1-based line of target (line if defaulted) */
+	unsigned workload;                  /* index into workloads */
+	enum mc_exp_when when;              /* which of the field groups below apply */
+	uint64_t at_ms;                     /* MC_EXP_AT: from the workload's start */
+	enum mc_exp_event event;            /* MC_EXP_AFTER */
+	char match[MC_EXP_MATCH_MAX + 1];   /* MC_EXP_EVENT_OUTPUT: a substring of a line */
+	char guest[16];                     /* MC_EXP_EVENT_HEARTBEAT: "g0003" */
+	unsigned guest_index;               /* MC_EXP_EVENT_HEARTBEAT: 3 for "g0003" */
+	int guest_line;                     /* 1-based line of after.guest */
+	unsigned count;                     /* MC_EXP_EVENT_HEARTBEAT: >= 1 */
+	uint64_t delay_ms;                  /* MC_EXP_AFTER: event to injection */
+	enum mc_exp_dist dist;              /* MC_EXP_DISTRIBUTION */
+	uint64_t mtbf_ms;                   /* MC_EXP_EXPONENTIAL: mean time between failures */
+	double shape;                       /* MC_EXP_WEIBULL: k > 0 */
+	uint64_t scale_ms;                  /* MC_EXP_WEIBULL: lambda */
+	uint64_t horizon_ms;                /* MC_EXP_DISTRIBUTION: failures before it only */
+	uint64_t duration_ms;               /* until reverted; 0 = not reverted */
+	unsigned n_params;                  /* entries in params */
+	struct mc_exp_param params[MC_FAULT_MAX_PARAMS]; /* in file order */
+};
+
 /* A parsed experiment: a plain config struct with every default filled in. */
 struct mc_experiment {
 	char *source;                   /* owned; the name used in messages (the path for _load) */
@@ -164,6 +248,10 @@ struct mc_experiment {
 	unsigned n_workloads;                              /* entries in workloads */
 	struct mc_exp_workload *workloads;                 /* owned; in run order; NULL when none */
 	char results_dir[PATH_MAX];                        /* results.dir */
+	unsigned n_faults;                                 /* entries in faults */
+	struct mc_exp_fault *faults; /* owned; faults.plan in file order; NULL when none */
+	int fault_seed_set;          /* faults.seed was given */
+	uint64_t fault_seed;         /* valid when fault_seed_set */
 };
 
 /*
@@ -204,8 +292,8 @@ int mc_experiment_network_each(const struct mc_experiment *e,
  * The resolved experiment as JSON, with every default filled in and the same keys and
  * value syntax as the file (so the text of the result parses back to the same
  * experiment). seed and cluster.heartbeat are "auto" while unset; network holds only
- * the keys given. Returns NULL when out of memory. Caller owns the result; free with
- * json_decref().
+ * the keys given; faults is present when the file has a plan or faults.seed. Returns
+ * NULL when out of memory. Caller owns the result; free with json_decref().
  */
 json_t *mc_experiment_to_json(const struct mc_experiment *e);
 

@@ -24,6 +24,7 @@ static const struct {
         {"net", cmd_net, mc_net_usage, "emulate link latency, bandwidth, loss, topology"},
         {"mpirun", cmd_mpirun, mc_mpirun_usage, "run an MPI program across the guests"},
         {"rsh", cmd_rsh, mc_rsh_usage, "run a shell command on one guest, ssh-style"},
+        {"fault", cmd_fault, mc_fault_usage, "inject a fault now (crash, hang, netem, kill, ...)"},
         {"image", cmd_image, mc_image_usage, "base disks with your own programs (libguestfs)"},
 };
 

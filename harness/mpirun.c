@@ -666,7 +666,9 @@ int mc_mpirun(const struct mc_mpirun_spec *s, struct mc_mpirun_result *res)
 		} else if (now >= kill_at) {
 			break;
 		}
-		if (poll(pfd, 2, 100) <= 0)
+		if (s->tick)
+			s->tick(s->tick_arg);
+		if (poll(pfd, 2, s->tick ? 10 : 100) <= 0)
 			continue;
 		for (int i = 0; i < 2; i++)
 			if (rel[i].fd >= 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&

@@ -20,8 +20,10 @@ struct mc_mpirun_spec {
 	char *const *xargv;
 	int argc; /* program and arguments (argc >= 1) */
 	char *const *argv;
-	int out_fd; /* ranks' stdout goes here; -1 = this process's stdout */
-	int err_fd; /* mpiexec's and ranks' stderr; -1 = this process's stderr */
+	int out_fd;              /* ranks' stdout goes here; -1 = this process's stdout */
+	int err_fd;              /* mpiexec's and ranks' stderr; -1 = this process's stderr */
+	void (*tick)(void *arg); /* called every few ms while the job runs (fault plans); NULL */
+	void *tick_arg;
 };
 
 struct mc_mpirun_result {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -213,5 +214,70 @@ int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
 	return 0;
 fail:
 	close(fd);
+	return err;
+}
+
+/* ---- partitions: policy rules + blackhole routes in the fleet namespace ---- */
+
+#define PART_TABLE_A 201 /* blackholes for side b, looked up for traffic from side a */
+#define PART_TABLE_B 202 /* and the other way */
+#define PART_PRIO    100 /* before the main table's rule (32766) */
+
+static int part_rule(uint32_t src, unsigned table, int add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET;
+	frh->src_len = 32;
+	frh->table = (unsigned char)table;
+	frh->action = FR_ACT_TO_TBL;
+	mnl_attr_put_u32(nlh, FRA_SRC, htonl(src));
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, PART_PRIO);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	return nl_talk(nlh);
+}
+
+static int part_route(uint32_t dst, unsigned table, int add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = 32;
+	rtm->rtm_table = (unsigned char)table;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_BLACKHOLE;
+	mnl_attr_put_u32(nlh, RTA_DST, htonl(dst));
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	return nl_talk(nlh);
+}
+
+int mc_net_partition(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, int on)
+{
+	int err = 0, r;
+
+	/* Removal goes on past errors (a rule already gone is fine). */
+	for (size_t i = 0; i < nb; i++)
+		if ((r = part_route(b[i], PART_TABLE_A, on)) < 0 && (on || r != -ESRCH) && !err)
+			err = r;
+	for (size_t i = 0; i < na; i++)
+		if ((r = part_route(a[i], PART_TABLE_B, on)) < 0 && (on || r != -ESRCH) && !err)
+			err = r;
+	for (size_t i = 0; i < na; i++)
+		if ((r = part_rule(a[i], PART_TABLE_A, on)) < 0 && (on || r != -ENOENT) && !err)
+			err = r;
+	for (size_t i = 0; i < nb; i++)
+		if ((r = part_rule(b[i], PART_TABLE_B, on)) < 0 && (on || r != -ENOENT) && !err)
+			err = r;
 	return err;
 }

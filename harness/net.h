@@ -2,6 +2,7 @@
 #ifndef MC_NET_H
 #define MC_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -58,5 +59,14 @@ int mc_net_tap_create(const char *ifname, int *fd);
  * closing it removes the tap and its route). Returns 0 or -errno.
  */
 int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *fd);
+
+/*
+ * Partitions the fleet: traffic between any guest of side a and any guest of
+ * side b (host-order addresses) is dropped silently in the fleet namespace
+ * (source policy rules to tables of blackhole routes); the controller still
+ * reaches both sides. on = 0 removes it. Must run in the fleet namespace.
+ * Returns 0 or the first negative errno.
+ */
+int mc_net_partition(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, int on);
 
 #endif

@@ -36,7 +36,9 @@
 #include "assets.h"
 #include "client.h"
 #include "image.h"
+#include "inject.h"
 #include "mpirun.h"
+#include "run_faults.h"
 #include "topology.h"
 #include "util.h"
 
@@ -206,6 +208,16 @@ static pid_t spawn_self(const char *exe, char *const argv[], int out_fd, int err
 
 /* Waits for pid up to timeout_ms (0 = no limit), then SIGTERM, SIGKILL. Returns
  * the exit status (128+signal when killed), *timed_out set when it was. */
+/* The fault plan of the workload running now, pumped while the run waits; NULL = none. */
+static struct mc_run_faults *active_faults;
+
+static void pump_faults(void *arg)
+{
+	(void)arg;
+	if (active_faults)
+		mc_run_faults_pump(active_faults);
+}
+
 static int wait_child(pid_t pid, uint64_t timeout_ms, int *timed_out)
 {
 	int64_t deadline = timeout_ms ? mc_now_ms() + (int64_t)timeout_ms : 0, kill_at = 0;
@@ -236,7 +248,8 @@ static int wait_child(pid_t pid, uint64_t timeout_ms, int *timed_out)
 			kill_at = 0;
 			deadline = 0;
 		}
-		usleep(50000);
+		pump_faults(NULL);
+		usleep(active_faults ? 10000 : 50000);
 	}
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
@@ -382,6 +395,7 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 	s.argv = argv;
 	s.out_fd = out;
 	s.err_fd = err;
+	s.tick = pump_faults;
 	if (mc_mpirun(&s, &res) < 0) {
 		snprintf(rr->failure, sizeof(rr->failure), "%s", res.failure);
 		goto out;
@@ -532,7 +546,8 @@ static void run_taskfarm(const struct mc_run_opts *o, const char *exe,
 			if (waitpid(coord, &st, WNOHANG) == coord)
 				coord_status =
 				        WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-			usleep(100000);
+			pump_faults(NULL);
+			usleep(active_faults ? 10000 : 100000);
 		}
 		at = mc_now_ms() + (int64_t)w->kill_after_ms;
 
@@ -542,7 +557,8 @@ static void run_taskfarm(const struct mc_run_opts *o, const char *exe,
 				        WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 				break;
 			}
-			usleep(50000);
+			pump_faults(NULL);
+			usleep(active_faults ? 10000 : 50000);
 		}
 		for (unsigned k = 0; k < w->kill_workers && !interrupted && coord_status < 0; k++) {
 			/* the last workers: g<W>, g<W-1>, … */
@@ -692,6 +708,17 @@ static int check_cluster_files(const struct mc_experiment *e, char *err, size_t 
 	return 0;
 }
 
+/* summary.json: {"workloads": [...], "faults": {...} (when the file has a plan)}. */
+static void write_summary(const char *rundir, json_t *workloads, json_t *faults)
+{
+	json_t *doc = json_pack("{s:O}", "workloads", workloads);
+
+	if (faults)
+		json_object_set(doc, "faults", faults);
+	write_json(rundir, "summary.json", doc);
+	json_decref(doc);
+}
+
 int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o, char *rundir)
 {
 	const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
@@ -701,7 +728,10 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	char hb[32], gbuf[16];
 	uint64_t seed = o->seed_set ? o->seed : e->seed_set ? e->seed : 0;
 	json_t *manifest = NULL, *spec, *summary = json_array(), *timings;
-	json_t *summary_lines = json_array();
+	json_t *summary_lines = json_array(), *fault_counts = NULL;
+	struct mc_fault_sched sched = {0};
+	struct mc_run_faults *runner = NULL;
+	uint64_t fseed = 0;
 	int rc = 2, failed = 0, st, upped = 0;
 	double t_up;
 
@@ -723,13 +753,28 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	}
 	if (!o->seed_set && !e->seed_set)
 		seed = ((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) & INT64_MAX;
+	/* The fault plan's schedule: fixed by the seed before anything starts. */
+	fseed = e->fault_seed_set ? e->fault_seed : seed;
+	if (e->n_faults && mc_fault_schedule(e, fseed, &sched, err, sizeof(err)) < 0) {
+		fprintf(stderr, "microcosm run: %s\n", err);
+		goto out_free;
+	}
 	spec = mc_experiment_to_json(e);
 	json_object_set_new(spec, "seed", json_integer((json_int_t)seed));
+	if (e->n_faults) {
+		json_object_set_new(spec, "fault_seed", json_integer((json_int_t)fseed));
+		json_object_set_new(spec, "fault_schedule", mc_fault_sched_to_json(&sched));
+	}
 	if (o->dry_run) {
 		char *s = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 		printf("%s\n", s ? s : "{}");
 		free(s);
+		if (e->n_faults) {
+			fprintf(stderr, "fault schedule (seed %llu, %zu injections):\n",
+			        (unsigned long long)fseed, sched.n);
+			mc_fault_sched_print(&sched, stderr);
+		}
 		json_decref(spec);
 		rc = 0;
 		goto out_free;
@@ -765,6 +810,18 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	write_json(rundir, "manifest.json", manifest);
 	fprintf(stderr, "run: %s: seed %llu, cluster '%s', results in %s\n", e->name,
 	        (unsigned long long)seed, o->c.cluster, rundir);
+	if (e->n_faults) {
+		json_object_set_new(manifest, "fault_seed", json_integer((json_int_t)fseed));
+		write_json(rundir, "manifest.json", manifest);
+		fprintf(stderr,
+		        "run: fault plan: %zu injections, seed %llu (fault_schedule in "
+		        "spec.json; the record goes to faults.jsonl)\n",
+		        sched.n, (unsigned long long)fseed);
+		if (sched.n && !(runner = mc_run_faults_new(&o->c, &sched, rundir))) {
+			fprintf(stderr, "microcosm run: out of memory\n");
+			goto finish;
+		}
+	}
 
 	interrupted = 0;
 	sigemptyset(&sa.sa_mask);
@@ -860,6 +917,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			rc = 1;
 			goto finish;
 		}
+		mc_cluster_save_network(&o->c, tc.args, (int)tc.n); /* for fault bursts */
 	}
 
 	/* The workloads. */
@@ -877,12 +935,21 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			snprintf(dir, sizeof(dir), "%s/workloads/%s/%u", rundir, w->name, r);
 			mc_mkdir_p(dir, 0755);
 			fprintf(stderr, "run: %s %u/%u…\n", w->name, r + 1, w->repeat);
+			/* A plan's times count from the start of its workload's first run. */
+			if (runner && r == 0) {
+				mc_run_faults_begin(runner, wi, dir);
+				active_faults = runner;
+			}
 			if (w->kind == MC_EXP_MPI)
 				run_mpi(o, w, dir, &rr);
 			else if (w->kind == MC_EXP_EXEC)
 				run_exec(o, exe, w, dir, &rr);
 			else
 				run_taskfarm(o, exe, w, seed, r, dir, &rr);
+			if (active_faults) {
+				active_faults = NULL;
+				mc_run_faults_end(runner);
+			}
 			res = json_pack("{s:s, s:i, s:b, s:f, s:o}", "workload", w->name, "rep",
 			                (int)r, "ok", rr.ok, "seconds", rr.seconds, "results",
 			                json_lines(dir, "stdout.jsonl"));
@@ -917,7 +984,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		                                         "runs", (int)json_array_size(runs), "ok",
 		                                         (int)nok, "median_s",
 		                                         nok ? secs[nok / 2] : 0.0, "reps", runs));
-		write_json(rundir, "summary.json", summary);
+		write_summary(rundir, summary, NULL);
 		free(secs);
 	}
 	rc = failed || interrupted ? 1 : 0;
@@ -927,6 +994,19 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	                                            : "finished"));
 
 finish:
+	active_faults = NULL;
+	if (runner && upped) {
+		fault_counts = mc_run_faults_finish(runner);
+		json_object_set(manifest, "faults", fault_counts);
+		fprintf(stderr,
+		        "run: faults: %d planned, %d injected, %d failed, %d not injected; %d "
+		        "failures detected\n",
+		        (int)json_integer_value(json_object_get(fault_counts, "planned")),
+		        (int)json_integer_value(json_object_get(fault_counts, "injected")),
+		        (int)json_integer_value(json_object_get(fault_counts, "failed")),
+		        (int)json_integer_value(json_object_get(fault_counts, "not_injected")),
+		        (int)json_integer_value(json_object_get(fault_counts, "detected")));
+	}
 	collect_guests(o, rundir);
 	if (upped && !o->keep) {
 		char *argv[] = {"microcosm",   "down",
@@ -945,7 +1025,7 @@ finish:
 		utc_stamp(ended, sizeof(ended), "%Y-%m-%dT%H:%M:%SZ");
 		json_object_set_new(manifest, "ended", json_string(ended));
 	}
-	write_json(rundir, "summary.json", summary);
+	write_summary(rundir, summary, fault_counts);
 	write_json(rundir, "manifest.json", manifest);
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &old[i], NULL);
@@ -972,6 +1052,9 @@ finish:
 	printf("%s\n", rundir);
 	fflush(stdout);
 out_free:
+	mc_run_faults_free(&runner);
+	mc_fault_sched_fini(&sched);
+	json_decref(fault_counts);
 	json_decref(manifest);
 	json_decref(summary);
 	json_decref(summary_lines);

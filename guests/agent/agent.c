@@ -1522,6 +1522,7 @@ static int zmq_setup(struct agent *a)
 	int ivl_max = AGENT_RECONNECT_MAX_MS;
 	int64_t maxmsg = MC_PROTO_MAX_MSG;
 	const char *what;
+	char rid[80];
 	int err;
 
 	what = "context";
@@ -1531,7 +1532,10 @@ static int zmq_setup(struct agent *a)
 	if (a->sock == NULL)
 		goto fail;
 	what = "options";
-	if (zmq_setsockopt(a->sock, ZMQ_ROUTING_ID, a->id.name, strlen(a->id.name)) < 0 ||
+	/* "<name>.<boot id>": a rebooted guest is a new peer, never a duplicate of the
+	 * connection its previous life left behind (docs/protocol.md). */
+	snprintf(rid, sizeof(rid), "%s.%08" PRIx32, a->id.name, a->boot_id);
+	if (zmq_setsockopt(a->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||

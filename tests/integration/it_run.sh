@@ -31,7 +31,7 @@ assert m["status"] == "finished", m
 assert m["seed"] == 11, m
 assert m["versions"]["mpich"], m
 assert m["timings"]["up_s"] > 0, m
-s = {w["workload"]: w for w in json.load(open(f"{d}/summary.json"))}
+s = {w["workload"]: w for w in json.load(open(f"{d}/summary.json"))["workloads"]}
 assert s["uname"]["ok"] == 1 and s["ring"]["runs"] == 2 and s["ring"]["ok"] == 2, s
 for rep in (0, 1):
     r = json.load(open(f"{d}/workloads/ring/{rep}/result.json"))

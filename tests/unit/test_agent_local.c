@@ -36,9 +36,11 @@ struct fixture {
 	char endpoint[128]; /* ipc:///tmp/… */
 	char sock_path[108];
 	char id_path[108]; /* identity file */
-	char name[64];     /* guest name = routing id */
-	pid_t pid;         /* agent, 0 once reaped */
-	uint32_t next_id;  /* next exec id */
+	char name[64];     /* guest name */
+	char rid[80];      /* the agent's routing id, "<name>.<boot id>" (from its messages) */
+	size_t rid_len;
+	pid_t pid;        /* agent, 0 once reaped */
+	uint32_t next_id; /* next exec id */
 };
 
 /* What one EXEC produced. */
@@ -77,8 +79,12 @@ static int recv_msg(struct fixture *f, int timeout_ms, struct mc_msg *m)
 	assert_true(zmq_msg_more(&rid));
 	assert_true(zmq_msg_recv(&body, f->router, 0) >= 0);
 	assert_false(zmq_msg_more(&body));
-	assert_int_equal(zmq_msg_size(&rid), strlen(f->name));
+	/* "<name>.<8 hex digits of the boot id>" */
+	assert_int_equal(zmq_msg_size(&rid), strlen(f->name) + 9);
 	assert_memory_equal(zmq_msg_data(&rid), f->name, strlen(f->name));
+	assert_int_equal(((char *)zmq_msg_data(&rid))[strlen(f->name)], '.');
+	f->rid_len = zmq_msg_size(&rid);
+	memcpy(f->rid, zmq_msg_data(&rid), f->rid_len);
 	rc = mc_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), m);
 	assert_int_equal(rc, 0);
 	zmq_msg_close(&rid);
@@ -107,8 +113,7 @@ static void expect_msg(struct fixture *f, uint8_t type, int timeout_ms, struct m
 
 static void send_raw(struct fixture *f, const void *buf, size_t len)
 {
-	assert_int_equal(zmq_send(f->router, f->name, strlen(f->name), ZMQ_SNDMORE),
-	                 (int)strlen(f->name));
+	assert_int_equal(zmq_send(f->router, f->rid, f->rid_len, ZMQ_SNDMORE), (int)f->rid_len);
 	assert_int_equal(zmq_send(f->router, buf, len, 0), (int)len);
 }
 
@@ -480,8 +485,7 @@ static void test_malformed_ignored(void **state)
 	assert_int_equal(mc_proto_encode(&m, buf, sizeof(buf), &len), 0);
 	send_raw(f, buf, len);
 	/* A multi-part message. */
-	assert_int_equal(zmq_send(f->router, f->name, strlen(f->name), ZMQ_SNDMORE),
-	                 (int)strlen(f->name));
+	assert_int_equal(zmq_send(f->router, f->rid, f->rid_len, ZMQ_SNDMORE), (int)f->rid_len);
 	assert_int_equal(zmq_send(f->router, "a", 1, ZMQ_SNDMORE), 1);
 	assert_int_equal(zmq_send(f->router, "b", 1, 0), 1);
 

@@ -22,7 +22,7 @@
 #endif
 
 static const char *const examples[] = {"ring.yaml", "allreduce.yaml", "taskfarm.yaml",
-                                       "default.yaml"};
+                                       "default.yaml", "faults-weibull.yaml"};
 
 static char *example_path(const char *file)
 {
@@ -396,7 +396,7 @@ static void test_errors(void **state)
 	         "exec)"},
 	        {"name: r\nseed: 1\nclustr:\n  guests: 4\n",
 	         "t.yaml:3: clustr: unknown field (expected name, seed, cluster, network, "
-	         "workloads, results)"},
+	         "workloads, results, faults)"},
 	        /* Syntax errors carry libyaml's line and problem. */
 	        {"name: r\ncluster:\n  guests: 4\n bad: 1\n",
 	         "t.yaml:4: syntax error: did not find expected key (while parsing a block "
@@ -569,7 +569,7 @@ static void test_errors(void **state)
 	        /* Long or odd keys are quoted in the path. */
 	        {"name: r\n\"a b\\n\": 1\n",
 	         "t.yaml:2: \"a b\\n\": unknown field (expected name, seed, cluster, network, "
-	         "workloads, results)"},
+	         "workloads, results, faults)"},
 	};
 
 	(void)state;
@@ -686,7 +686,7 @@ static void test_limits(void **state)
 		sb_add(&b, "]");
 	sb_add(&b, "\n");
 	expect_error(b.s, "t.yaml:2: x: unknown field (expected name, seed, cluster, network, "
-	                  "workloads, results)");
+	                  "workloads, results, faults)");
 	b.len = 0;
 
 	/* Over 1 MiB. */

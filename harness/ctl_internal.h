@@ -1,0 +1,127 @@
+/* ctl_internal.h — the controller's own state, shared by its source files (controller.c,
+ * ctl_fault.c); nothing outside the controller includes it. */
+#ifndef MC_CTL_INTERNAL_H
+#define MC_CTL_INTERNAL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "controller.h"
+#include "ksm.h"
+#include "vm.h"
+
+#define MAX_CLIENT_ID 256
+
+struct job;
+
+/* One command running on one guest. */
+struct run {
+	struct run *next;
+	uint32_t exec_id; /* protocol id, unique per controller */
+	struct job *job;  /* the request it belongs to */
+};
+
+/* One CLI request with per-guest parts still outstanding. */
+struct job {
+	struct job *next;
+	uint32_t id;
+	char op[16];                         /* "exec", "pause", "resume" */
+	unsigned char client[MAX_CLIENT_ID]; /* ZeroMQ routing id of the CLI */
+	size_t client_len;
+	unsigned pending; /* guests not finished yet */
+};
+
+struct guest {
+	char name[32];
+	unsigned index;
+	uint32_t addr;
+	char ip[16];
+	char mac[18];
+	char dir[PATH_MAX];
+	enum mc_vm_state state;
+	void *be; /* back-end state */
+	int tap_fd;
+	pid_t pid;
+	int64_t t_start_ms;  /* QEMU spawned (monotonic) */
+	int64_t t_ready_ms;  /* HELLO received */
+	int64_t last_hb_ms;  /* last HELLO or HEARTBEAT */
+	int64_t deadline_ms; /* stop escalation deadline */
+	int quit_sent;       /* QMP quit was sent while stopping */
+	uint64_t hb_seq;
+	uint32_t boot_id;
+	char kernel[64];
+	char reason[160];       /* why it failed */
+	int64_t failed_wall_ms; /* wall clock (ms since the epoch) when it was marked failed */
+	int rebooting;          /* its QEMU was killed for a reboot: start it again when reaped */
+	unsigned char rid[64];  /* agent's ZeroMQ routing id, "<name>.<boot id>" (last seen) */
+	size_t rid_len;
+	unsigned boots;   /* times it was started (reboots + 1) */
+	struct run *runs; /* commands in flight */
+	unsigned nruns;
+	struct job *op_job; /* pending pause/resume request */
+	struct ctl *ctl;
+	int epoll_added;
+};
+
+struct ctl {
+	const struct mc_ctl_config *cfg;
+	struct guest *g;
+	unsigned n;
+	void *zctx, *zguest, *zcli;
+	int epfd, sigfd;
+	unsigned booting, next_start;
+	int shutting_down, done;
+	unsigned char down_client[MAX_CLIENT_ID];
+	size_t down_client_len;
+	int have_down_client;
+	struct job *jobs;
+	uint32_t next_exec_id, next_job_id;
+	int64_t started_ms, all_ready_ms;
+	unsigned long dropped_msgs;
+	uint8_t *sendbuf;                       /* MC_PROTO_MAX_MSG bytes for encoding */
+	char blank[PATH_MAX + 32];              /* empty overlay copied for each guest */
+	struct mc_ksm_saved ksm;                /* host KSM settings to restore (density setting) */
+	int64_t mem_checked_ms;                 /* last MemAvailable reading */
+	uint64_t mem_avail0_mib;                /* MemAvailable before the first guest started */
+	int64_t cpu_sampled_ms;                 /* last /proc/stat reading */
+	unsigned long long cpu_busy, cpu_total; /* its busy and total jiffies */
+	int congested;                          /* host CPUs > 90 % busy over the last second */
+	int64_t calm_since_ms;                  /* when the host last stopped being saturated */
+	int64_t held_logged_ms;                 /* last "holding heartbeat failures" message */
+	uint64_t mem_avail_mib;                 /* that reading */
+	struct ctl_fault *faults; /* faults in force with a revert due (ctl_fault.c) */
+	int partitioned;          /* a partition's routing rules are installed */
+	struct {                  /* idle-cost measurement of live guests */
+		int64_t next_ms;  /* when to start the next one */
+		int64_t t0_ms;    /* start of the running one, 0 = none */
+		int n;
+		unsigned idx[64];
+		long long ticks[64];
+	} sample;
+};
+
+/* Replies, jobs and guest state (controller.c). */
+void ctl_reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text);
+struct job *ctl_job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len);
+void ctl_job_send(struct ctl *c, struct job *j, json_t *msg, const void *data, size_t len);
+void ctl_job_part_done(struct ctl *c, struct job *j);
+void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const char *why);
+/* Ends g's commands in flight and a pending pause/resume with why. */
+void ctl_fail_runs(struct ctl *c, struct guest *g, const char *why);
+void ctl_epoll_sync(struct ctl *c, struct guest *g);
+/* Starts g's QEMU; reboot = 1: a cold boot that keeps its disk (even in a clone cluster). */
+void ctl_start_guest(struct ctl *c, struct guest *g, int reboot);
+/* After a reboot's QEMU was reaped: back to booting with a fresh emulator (ctl_fault.c). */
+void ctl_reboot_continue(struct ctl *c, struct guest *g);
+
+/* Faults carried out by the controller (ctl_fault.c). */
+void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size_t len);
+/* Reverts faults whose duration is over; returns ms until the next one is due (or -1). */
+int64_t ctl_fault_tick(struct ctl *c, int64_t now);
+/* Reverts every fault still in force (teardown). */
+void ctl_fault_cleanup(struct ctl *c);
+
+#endif
