@@ -42,6 +42,7 @@ static void flush_line(struct gres *g, int s, int force)
 	fprintf(fp, "%s: %.*s%s", g->name, (int)g->line_len[s], g->line[s],
 	        g->line[s][g->line_len[s] - 1] == '\n' ? "" : "\n");
 	g->line_len[s] = 0;
+	fflush(fp); /* whoever reads a pipe or a file sees each line as it comes */
 }
 
 static void stream_out(struct gres *g, int s, const char *data, size_t len)

@@ -206,6 +206,48 @@ static int qmp_send(struct ctl *c, struct job *j, struct guest *g, const char *c
 	return 0;
 }
 
+/*
+ * disk-error: a blkdebug node "err0" over the qcow2 node, with rules failing reads
+ * and/or writes (EIO), becomes the child of the raw node the device sits on
+ * (vmm_qemu.c builds file -> qcow2 -> raw). blkdebug rules fire on the events
+ * the raw driver emits for every request; write-zeroes has its own event.
+ */
+static int disk_error(struct ctl *c, struct job *j, struct guest *g, const char *iotype)
+{
+	json_t *rules = json_array();
+	int rd = strcmp(iotype, "write") != 0, wr = strcmp(iotype, "read") != 0, err;
+
+	if (rd)
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:i}", "event", "read_aio",
+		                                       "iotype", "read", "errno", EIO));
+	if (wr) {
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:i}", "event", "write_aio",
+		                                       "iotype", "write", "errno", EIO));
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:i}", "event", "pwritev_zero",
+		                                       "iotype", "write-zeroes", "errno", EIO));
+	}
+	err = qmp_send(c, NULL, g, "blockdev-add",
+	               json_pack("{s:s, s:s, s:s, s:{s:b}, s:o}", "driver", "blkdebug", "node-name",
+	                         "err0", "image", "q0", "cache", "no-flush", 1, "inject-error",
+	                         rules));
+	/* QMP answers in order: the reopen's reply says whether both took effect. */
+	if (!err)
+		err = qmp_send(c, j, g, "blockdev-reopen",
+		               json_pack("{s:[{s:s, s:s, s:s, s:{s:b}}]}", "options", "driver",
+		                         "raw", "node-name", "top0", "file", "err0", "cache",
+		                         "no-flush", 1));
+	return err;
+}
+
+static void disk_error_undo(struct ctl *c, struct guest *g)
+{
+	qmp_send(c, NULL, g, "blockdev-reopen",
+	         json_pack("{s:[{s:s, s:s, s:s, s:{s:b}}]}", "options", "driver", "raw",
+	                   "node-name", "top0", "file", "q0", "cache", "no-flush", 1));
+	qmp_send(c, NULL, g, "blockdev-del", json_pack("{s:s}", "node-name", "err0"));
+	g->disk_fault = 0;
+}
+
 static void add_revert(struct ctl *c, struct ctl_fault *f, uint64_t duration_ms)
 {
 	f->due_ms = duration_ms ? mc_now_ms() + (int64_t)duration_ms : 0;
@@ -236,6 +278,9 @@ static void undo(struct ctl *c, struct ctl_fault *f)
 		qmp_send(c, NULL, g, "cont", NULL);
 		g->last_hb_ms = mc_now_ms(); /* heartbeats resume from now */
 		mc_info("fault: vm %s: hang over (cont)", g->name);
+	} else if (strcmp(f->kind->name, "disk-error") == 0) {
+		disk_error_undo(c, g);
+		mc_info("fault: vm %s: disk-error over", g->name);
 	} else if (strcmp(f->kind->name, "link-down") == 0) {
 		qmp_send(c, NULL, g, "set_link", json_pack("{s:s, s:b}", "name", "n0", "up", 1));
 		mc_info("fault: vm %s: link up again", g->name);
@@ -391,6 +436,32 @@ static void inject_one(struct ctl *c, struct job *j, struct guest *g, const stru
 		result(c, j, g, 0, NULL, f->cgroup);
 		return;
 	}
+	if (strcmp(k->name, "disk-error") == 0) {
+		const char *io = json_string_value(json_object_get(params, "iotype"));
+
+		if (g->disk_fault) {
+			result(c, j, g, -EBUSY, "a disk-error is already in force on this guest",
+			       NULL);
+			return;
+		}
+		if (!(f = calloc(1, sizeof(*f)))) {
+			result(c, j, g, -ENOMEM, NULL, NULL);
+			return;
+		}
+		err = disk_error(c, j, g, io ? io : "both");
+		if (err) {
+			free(f);
+			result(c, j, g, err, "QMP blockdev-add / blockdev-reopen", NULL);
+			return;
+		}
+		mc_info("fault: vm %s: disk-error (%s)", g->name, io ? io : "both");
+		g->disk_fault = 1;
+		f->kind = k;
+		f->gi = g->index;
+		f->boot_id = g->boot_id;
+		add_revert(c, f, duration_ms);
+		return;
+	}
 	snprintf(why, sizeof(why), "%s is not carried out by the controller", k->name);
 	result(c, j, g, -ENOTSUP, why, NULL);
 }
@@ -398,6 +469,7 @@ static void inject_one(struct ctl *c, struct job *j, struct guest *g, const stru
 void ctl_reboot_continue(struct ctl *c, struct guest *g)
 {
 	g->rebooting = 0;
+	g->disk_fault = 0; /* a new QEMU: its block graph has no blkdebug node */
 	ctl_fail_runs(c, g, "guest rebooted");
 	mc_vmm_qemu_ops.destroy(&g->be);
 	if (g->state == MC_VM_BOOTING)

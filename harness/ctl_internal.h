@@ -56,6 +56,7 @@ struct guest {
 	char reason[160];       /* why it failed */
 	int64_t failed_wall_ms; /* wall clock (ms since the epoch) when it was marked failed */
 	int rebooting;          /* its QEMU was killed for a reboot: start it again when reaped */
+	int disk_fault;         /* a disk-error's blkdebug node is in its block graph */
 	unsigned char rid[64];  /* agent's ZeroMQ routing id, "<name>.<boot id>" (last seen) */
 	size_t rid_len;
 	unsigned boots;   /* times it was started (reboots + 1) */

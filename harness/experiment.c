@@ -47,8 +47,9 @@ struct qbuf {
 
 static const char *const top_keys[] = {"name",      "seed",    "cluster", "network",
                                        "workloads", "results", "faults",  NULL};
-static const char *const cluster_keys[] = {"guests",  "spawn",     "memory", "vcpus", "kernel",
-                                           "density", "heartbeat", "image",  "share", NULL};
+static const char *const cluster_keys[] = {"guests", "spawn",   "memory",    "vcpus",
+                                           "kernel", "density", "heartbeat", "heartbeat_timeout",
+                                           "image",  "share",   NULL};
 static const char *const results_keys[] = {"dir", NULL};
 static const char *const spawn_names[] = {"clone", "boot", NULL};
 static const char *const kind_names[] = {"mpi", "taskfarm", "exec", NULL};
@@ -711,7 +712,9 @@ static int parse_cluster(struct pctx *c, const struct node *n)
 		return r;
 	if ((r = field_bool(c, n, "cluster", "density", &cl->density)) ||
 	    (r = field_ms(c, n, "cluster", "heartbeat", 50, 600000, "a duration 50ms..10m or auto",
-	                  1, &cl->heartbeat_ms)))
+	                  1, &cl->heartbeat_ms)) ||
+	    (r = field_ms(c, n, "cluster", "heartbeat_timeout", 100, 3600000,
+	                  "a duration 100ms..1h or auto", 1, &cl->heartbeat_timeout_ms)))
 		return r;
 	return 0;
 }
@@ -1794,6 +1797,10 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 		jset(cluster, "share", json_string(cl->share), &bad);
 	jset(cluster, "heartbeat",
 	     cl->heartbeat_ms ? json_duration(cl->heartbeat_ms) : json_string("auto"), &bad);
+	jset(cluster, "heartbeat_timeout",
+	     cl->heartbeat_timeout_ms ? json_duration(cl->heartbeat_timeout_ms)
+	                              : json_string("auto"),
+	     &bad);
 	jset(root, "cluster", cluster, &bad);
 	jset(root, "network", json_network(e, &bad), &bad);
 	for (unsigned i = 0; wl && i < e->n_workloads; i++)

@@ -39,6 +39,11 @@
  *     density: false         true | false: QEMU without ASLR and with KSM (docs/density.md)
  *     heartbeat: auto        50ms..10m, or auto: microcosm up's rule from the guest count
  *                            (stored as heartbeat_ms = 0)
+ *     heartbeat_timeout: auto  the failure detector's timeout: silence that marks a guest
+ *                            failed, 100ms..1h, or auto: 3 x heartbeat, at least 10s
+ *                            (stored as heartbeat_timeout_ms = 0)
+ *     image: NAME|PATH       base disk (microcosm image add); default: the built one
+ *     share: DIR             host directory shared read-only at /share in every guest
  *   network:                 shaping of every guest's link; default: no shaping. Only the
  *                            keys given are stored; their defaults belong to harness/netem.c
  *                            and harness/topology.c (see mc_experiment_network_each()).
@@ -148,15 +153,16 @@ struct mc_exp_env {
 };
 
 struct mc_exp_cluster {
-	unsigned guests;       /* 1..65534 */
-	int clone;             /* spawn: 1 = clone from a booted template, 0 = cold boot */
-	uint64_t mem_mib;      /* RAM per guest, MiB */
-	unsigned vcpus;        /* vCPUs per guest */
-	char kernel[PATH_MAX]; /* "project", "cloud" or a path (contains '/') */
-	int density;           /* ASLR off + KSM for the emulators */
-	uint64_t heartbeat_ms; /* agent heartbeat period; 0 = auto (microcosm up's rule) */
-	char image[PATH_MAX];  /* base disk: image name or qcow2 path; "" = the built one */
-	char share[PATH_MAX];  /* host directory shared read-only at /share; "" = none */
+	unsigned guests;               /* 1..65534 */
+	int clone;                     /* spawn: 1 = clone from a booted template, 0 = cold boot */
+	uint64_t mem_mib;              /* RAM per guest, MiB */
+	unsigned vcpus;                /* vCPUs per guest */
+	char kernel[PATH_MAX];         /* "project", "cloud" or a path (contains '/') */
+	int density;                   /* ASLR off + KSM for the emulators */
+	uint64_t heartbeat_ms;         /* agent heartbeat period; 0 = auto (microcosm up's rule) */
+	uint64_t heartbeat_timeout_ms; /* failure detector timeout; 0 = auto (up's rule) */
+	char image[PATH_MAX];          /* base disk: image name or qcow2 path; "" = the built one */
+	char share[PATH_MAX];          /* host directory shared read-only at /share; "" = none */
 };
 
 struct mc_exp_workload {

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -16,6 +18,8 @@
 #define CHUNK_GUESTS    60  /* names per injection request (target sets hold 64 items) */
 #define HB_POLL_MS      200 /* heartbeat events: how often the controller is asked */
 #define OUTPUT_TAIL_MAX (1 << 20)
+#define MAX_KIDS        256    /* injections in flight at once */
+#define KID_WAIT_MS     120000 /* finish(): how long injections in flight may take */
 
 enum item_state { ITEM_PENDING, ITEM_ARMED, ITEM_DONE };
 
@@ -38,9 +42,8 @@ struct mc_run_faults {
 	int active;
 	int64_t t0_mono, t0_wall; /* the current workload's start */
 	int64_t hb_polled_ms;
-	json_t *injected; /* records of injected faults (for detection) */
-	json_t *delays;   /* injection delays, ms */
-	unsigned n_injected, n_failed, n_not;
+	pid_t kids[MAX_KIDS]; /* injections still being carried out */
+	unsigned nkids;
 };
 
 static void append(struct mc_run_faults *f, json_t *rec)
@@ -79,8 +82,6 @@ struct mc_run_faults *mc_run_faults_new(const struct mc_common_opts *c,
 	}
 	f->c = *c;
 	f->s = s;
-	f->injected = json_array();
-	f->delays = json_array();
 	snprintf(f->path, sizeof(f->path), "%s/faults.jsonl", rundir);
 	return f;
 }
@@ -273,15 +274,6 @@ static void inject_item(struct mc_run_faults *f, size_t i, int64_t planned_rel)
 				json_object_set_new(rec, "delay_ms",
 				                    json_integer(at - f->t0_wall - planned_rel));
 				append(f, rec);
-				if (ok) {
-					f->n_injected++;
-					json_array_append(f->injected, rec);
-					json_array_append_new(
-					        f->delays,
-					        json_integer(at - f->t0_wall - planned_rel));
-				} else {
-					f->n_failed++;
-				}
 				fprintf(stderr,
 				        "run: fault %s %s on %s at %.3f s (planned %.3f s)%s%s\n",
 				        p->name, p->kind->name,
@@ -298,7 +290,61 @@ static void inject_item(struct mc_run_faults *f, size_t i, int64_t planned_rel)
 			break;
 	}
 	free(names);
+}
+
+/* Reaps finished injections; with wait_ms, waits for all of them (then kills the rest). */
+static void reap_kids(struct mc_run_faults *f, int64_t wait_ms)
+{
+	int64_t until = mc_now_ms() + wait_ms;
+
+	for (;;) {
+		for (unsigned k = 0; k < f->nkids;) {
+			pid_t r = waitpid(f->kids[k], NULL, WNOHANG);
+
+			/* ECHILD: someone else reaped it (a subreaper's sweep). */
+			if (r == f->kids[k] || (r < 0 && errno == ECHILD))
+				f->kids[k] = f->kids[--f->nkids];
+			else
+				k++;
+		}
+		if (!wait_ms || !f->nkids)
+			return;
+		if (mc_now_ms() >= until) {
+			for (unsigned k = 0; k < f->nkids; k++) {
+				kill(f->kids[k], SIGKILL);
+				waitpid(f->kids[k], NULL, 0);
+			}
+			f->nkids = 0;
+			return;
+		}
+		usleep(20000);
+	}
+}
+
+/*
+ * Starts item i: a child process carries it out and writes its records, so a slow
+ * injection (a guest command under TCG) never delays the next one.
+ */
+static void dispatch(struct mc_run_faults *f, size_t i, int64_t planned_rel)
+{
+	pid_t pid;
+
 	f->it[i].state = ITEM_DONE;
+	reap_kids(f, 0);
+	if (f->nkids == MAX_KIDS)
+		reap_kids(f, KID_WAIT_MS);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		inject_item(f, i, planned_rel);
+		fflush(NULL);
+		_exit(0);
+	}
+	if (pid < 0) {
+		inject_item(f, i, planned_rel); /* no process to spare: do it here */
+		return;
+	}
+	f->kids[f->nkids++] = pid;
 }
 
 void mc_run_faults_pump(struct mc_run_faults *f)
@@ -330,7 +376,7 @@ void mc_run_faults_pump(struct mc_run_faults *f)
 			continue;
 		due = (p->triggered ? f->it[i].fired_ms : 0) + (int64_t)p->at_ms;
 		if (rel >= due)
-			inject_item(f, i, due);
+			dispatch(f, i, due);
 		rel = mc_now_ms() - f->t0_mono;
 	}
 }
@@ -345,7 +391,6 @@ static void not_injected(struct mc_run_faults *f, size_t i, const char *why)
 	record_common(f, p, rec, p->triggered ? -1 : (int64_t)p->at_ms);
 	append(f, rec);
 	json_decref(rec);
-	f->n_not++;
 	f->it[i].state = ITEM_DONE;
 	fprintf(stderr, "run: fault %s %s on %s: not injected: %s\n", p->name, p->kind->name,
 	        p->guests, why);
@@ -389,27 +434,66 @@ static json_t *median_max(json_t *arr)
 	return o;
 }
 
+/* The records written so far (every line of faults.jsonl). */
+static json_t *read_records(const char *path)
+{
+	json_t *all = json_array();
+	char *text = NULL;
+	size_t len = 0;
+
+	if (mc_read_file(path, 256u << 20, &text, &len) < 0)
+		return all;
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		json_t *r = json_loads(l, 0, NULL);
+
+		if (r)
+			json_array_append_new(all, r);
+	}
+	free(text);
+	return all;
+}
+
 json_t *mc_run_faults_finish(struct mc_run_faults *f)
 {
-	json_t *guests, *g, *lat = json_array(), *out;
-	unsigned detected = 0, undetected = 0, unplanned = 0;
-	size_t i;
+	json_t *guests, *g, *lat = json_array(), *delays = json_array(), *recs, *rec, *out;
+	unsigned detected = 0, undetected = 0, unplanned = 0, injected = 0, failed = 0, not = 0;
+	size_t i, k;
 
-	for (size_t k = 0; k < f->s->n; k++)
-		if (f->it[k].state != ITEM_DONE)
-			not_injected(f, k, "its workload did not run");
+	for (size_t q = 0; q < f->s->n; q++)
+		if (f->it[q].state != ITEM_DONE)
+			not_injected(f, q, "its workload did not run");
+	reap_kids(f, KID_WAIT_MS);
+	recs = read_records(f->path);
+	json_array_foreach(recs, k, rec)
+	{
+		const char *o = json_string_value(json_object_get(rec, "outcome"));
+
+		if (!o)
+			continue;
+		if (!strcmp(o, "injected")) {
+			injected++;
+			json_array_append(delays, json_object_get(rec, "delay_ms"));
+		} else if (!strcmp(o, "not-injected")) {
+			not ++;
+		} else {
+			failed++;
+		}
+	}
 	guests = guests_now(&f->c);
 	json_array_foreach(guests, i, g)
 	{
 		const char *name = json_string_value(json_object_get(g, "name"));
 		int64_t failed_at = json_integer_value(json_object_get(g, "failed_at_ms"));
-		json_t *cause = NULL, *rec;
-		size_t k;
+		json_t *cause = NULL;
 
-		/* The latest injected fault on this guest before it was seen failed. */
-		json_array_foreach(f->injected, k, rec)
+		/* The latest fault injected on this guest before it was seen failed. */
+		json_array_foreach(recs, k, rec)
 		{
-			if (!strcmp(json_string_value(json_object_get(rec, "guest")), name) &&
+			const char *rg = json_string_value(json_object_get(rec, "guest"));
+			const char *o = json_string_value(json_object_get(rec, "outcome"));
+
+			if (rg && o && !strcmp(rg, name) && !strcmp(o, "injected") &&
 			    (!failed_at ||
 			     json_integer_value(json_object_get(rec, "at_ms")) <= failed_at))
 				cause = rec;
@@ -436,19 +520,20 @@ json_t *mc_run_faults_finish(struct mc_run_faults *f)
 			append(f, d);
 			json_decref(d);
 		} else if (cause &&
-		           (!strcmp(json_string_value(json_object_get(cause, "kind")), "crash"))) {
+		           !strcmp(json_string_value(json_object_get(cause, "kind")), "crash")) {
 			undetected++; /* a crash the detector never reported */
 		}
 	}
 	json_decref(guests);
+	json_decref(recs);
 	out = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o}", "planned",
-	                (int)(f->n_injected + f->n_failed + f->n_not), "injected",
-	                (int)f->n_injected, "failed", (int)f->n_failed, "not_injected",
-	                (int)f->n_not, "detected", (int)detected, "undetected_crashes",
-	                (int)undetected, "unplanned_failures", (int)unplanned,
+	                (int)(injected + failed + not ), "injected", (int)injected, "failed",
+	                (int)failed, "not_injected", (int)not, "detected", (int)detected,
+	                "undetected_crashes", (int)undetected, "unplanned_failures", (int)unplanned,
 	                "detection_latency_ms", median_max(lat), "injection_delay_ms",
-	                median_max(f->delays));
+	                median_max(delays));
 	json_decref(lat);
+	json_decref(delays);
 	return out;
 }
 
@@ -458,8 +543,7 @@ void mc_run_faults_free(struct mc_run_faults **pf)
 
 	if (!f)
 		return;
-	json_decref(f->injected);
-	json_decref(f->delays);
+	reap_kids(f, KID_WAIT_MS);
 	free(f->it);
 	free(f);
 	*pf = NULL;

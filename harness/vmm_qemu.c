@@ -134,10 +134,17 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 		    s->mac ? s->mac : "52:54:00:ff:ff:ff");
 	}
 	if (s->disk) {
-		add(&b, "-drive");
-		add(&b, "id=d0,file=%s,format=qcow2,if=none,cache=unsafe", s->disk);
+		/* file -> qcow2 -> raw: the raw node's child can be swapped at run time for a
+		 * blkdebug node that fails requests (fault kind disk-error, ctl_fault.c).
+		 * cache.no-flush=on on every node is -drive's cache=unsafe. */
+		add(&b, "-blockdev");
+		add(&b, "driver=file,node-name=f0,filename=%s,cache.no-flush=on", s->disk);
+		add(&b, "-blockdev");
+		add(&b, "driver=qcow2,node-name=q0,file=f0,cache.no-flush=on");
+		add(&b, "-blockdev");
+		add(&b, "driver=raw,node-name=top0,file=q0,cache.no-flush=on");
 		add(&b, "-device");
-		add(&b, "virtio-blk-device,drive=d0");
+		add(&b, "virtio-blk-device,drive=top0");
 	}
 	if (s->share) {
 		/* Read-only export, tag "mcshare"; the agent mounts it at /share. A

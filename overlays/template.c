@@ -59,7 +59,7 @@ int mc_template_key(const struct mc_template_spec *s, char key[17])
 	char buf[128];
 	int err;
 
-	h = hash_str(h, "microcosm-template-v1");
+	h = hash_str(h, "microcosm-template-v2");
 	if ((err = hash_file(&h, s->qemu)) < 0 || (err = hash_file(&h, s->kernel)) < 0 ||
 	    (err = hash_file(&h, s->initrd)) < 0 || (err = hash_file(&h, s->base_image)) < 0)
 		return err;
