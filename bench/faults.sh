@@ -2,8 +2,8 @@
 # bench/faults.sh — fault injection on time, and failure detection, at N guests.
 # Run by hand as root (not in CI):
 #   bench/faults.sh [BUILD_DIR] [N] [HB_TIMEOUT]      (default: build 100 auto)
-# Runs an experiment with a fault plan on N idle guests (a 90 s sleep on each; --density
-# above 200 guests): 20 crashes and 10 lasting hangs, and bursts of
+# Runs an experiment with a fault plan on N idle guests (a sleep on g0000 is the workload;
+# --density above 200 guests): 20 crashes and 10 lasting hangs, and bursts of
 # netem and slow-cpu, all at fixed times, each on its own guests. Prints the injection delay (actual - planned)
 # and the detection latency of the crashes (QEMU exit) and of the hangs (heartbeat
 # timeout), medians and maxima, from the run's faults.jsonl; writes
@@ -23,21 +23,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 [ "$n" -ge 40 ] || { echo "bench/faults.sh: N must be >= 40" >&2; exit 2; }
-density=false
-[ "$n" -gt 200 ] && density=true
+density=false tb=auto
+[ "$n" -gt 200 ] && density=true tb=4
 cat >"$work/faults.yaml" <<EOF
 name: bench-faults-$n
 seed: 1
 cluster:
   guests: $n
   density: $density
+  tb_size: $tb
   heartbeat_timeout: $hbt
 workloads:
   - name: idle
     kind: exec
-    target: all
+    target: g0000             # the clock of the plan; the other guests stay idle
     program: sleep
-    args: ["90"]
+    args: ["$((60 + n / 10))"]
     timeout: 10m
 faults:
   plan:
@@ -53,6 +54,7 @@ echo "bench/faults.sh: $n guests (density $density), heartbeat timeout $hbt; run
 "$MC" run -c "$cluster" -r "$work/runs" "$work/faults.yaml" >"$work/run.out" 2>"$work/run.err" || true
 rundir=$(tail -1 "$work/run.out")
 [ -f "$rundir/faults.jsonl" ] || { tail -20 "$work/run.err" >&2; exit 1; }
+grep -q "cluster did not come up" "$work/run.err" && { tail -20 "$work/run.err" >&2; exit 1; }
 python3 - "$rundir" "$n" "$out" <<'PY'
 import json, statistics, sys
 d, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]

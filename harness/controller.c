@@ -1099,19 +1099,20 @@ static int host_congested(struct ctl *c)
 	if (c->cpu_total && total > c->cpu_total) {
 		int was = c->congested;
 
-		double load1 = 0;
+		unsigned runnable = 0;
 		FILE *la = fopen("/proc/loadavg", "re");
 
-		/* Busy CPUs, or a run queue far longer than the CPUs: the load
-		 * average also decays slowly after a storm, which gives starved
-		 * guests time to catch up. */
+		/* Busy CPUs, or a run queue far longer than the CPUs right now (the
+		 * 4th field of /proc/loadavg; not the load average, whose slow decay
+		 * held failures for a minute and more after a storm). Starved guests
+		 * get a whole timeout to catch up from the moment the host calms. */
 		if (la) {
-			if (fscanf(la, "%lf", &load1) != 1)
-				load1 = 0;
+			if (fscanf(la, "%*f %*f %*f %u/", &runnable) != 1)
+				runnable = 0;
 			fclose(la);
 		}
 		c->congested = (busy - c->cpu_busy) * 10 > (total - c->cpu_total) * 9 ||
-		               load1 > 4.0 * mc_host_ncpus();
+		               runnable > 4u * (unsigned)mc_host_ncpus();
 		if (was && !c->congested)
 			c->calm_since_ms = now;
 	}

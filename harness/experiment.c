@@ -47,9 +47,9 @@ struct qbuf {
 
 static const char *const top_keys[] = {"name",      "seed",    "cluster", "network",
                                        "workloads", "results", "faults",  NULL};
-static const char *const cluster_keys[] = {"guests", "spawn",   "memory",    "vcpus",
-                                           "kernel", "density", "heartbeat", "heartbeat_timeout",
-                                           "image",  "share",   NULL};
+static const char *const cluster_keys[] = {"guests",  "spawn",   "memory",    "vcpus",
+                                           "kernel",  "density", "heartbeat", "heartbeat_timeout",
+                                           "tb_size", "image",   "share",     NULL};
 static const char *const results_keys[] = {"dir", NULL};
 static const char *const spawn_names[] = {"clone", "boot", NULL};
 static const char *const kind_names[] = {"mpi", "taskfarm", "exec", NULL};
@@ -716,6 +716,17 @@ static int parse_cluster(struct pctx *c, const struct node *n)
 	    (r = field_ms(c, n, "cluster", "heartbeat_timeout", 100, 3600000,
 	                  "a duration 100ms..1h or auto", 1, &cl->heartbeat_timeout_ms)))
 		return r;
+	if ((v = map_get(n, "tb_size")) != NULL) {
+		const char *s = scalar(v);
+		uint64_t mib;
+
+		if (s && strcmp(s, "auto") == 0)
+			cl->tb_mib = 0;
+		else if (!s || mc_parse_u64(s, 4, 2048, &mib))
+			return expected(c, v, "cluster.tb_size", "4..2048 (MiB) or auto");
+		else
+			cl->tb_mib = (unsigned)mib;
+	}
 	return 0;
 }
 
@@ -1797,6 +1808,7 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 		jset(cluster, "share", json_string(cl->share), &bad);
 	jset(cluster, "heartbeat",
 	     cl->heartbeat_ms ? json_duration(cl->heartbeat_ms) : json_string("auto"), &bad);
+	jset(cluster, "tb_size", cl->tb_mib ? json_integer(cl->tb_mib) : json_string("auto"), &bad);
 	jset(cluster, "heartbeat_timeout",
 	     cl->heartbeat_timeout_ms ? json_duration(cl->heartbeat_timeout_ms)
 	                              : json_string("auto"),

@@ -42,6 +42,8 @@
  *     heartbeat_timeout: auto  the failure detector's timeout: silence that marks a guest
  *                            failed, 100ms..1h, or auto: 3 x heartbeat, at least 10s
  *                            (stored as heartbeat_timeout_ms = 0)
+ *     tb_size: auto          TCG translation buffer per guest, 4..2048 (MiB), or auto
+ *                            (microcosm up's default; stored as tb_mib = 0)
  *     image: NAME|PATH       base disk (microcosm image add); default: the built one
  *     share: DIR             host directory shared read-only at /share in every guest
  *   network:                 shaping of every guest's link; default: no shaping. Only the
@@ -161,6 +163,7 @@ struct mc_exp_cluster {
 	int density;                   /* ASLR off + KSM for the emulators */
 	uint64_t heartbeat_ms;         /* agent heartbeat period; 0 = auto (microcosm up's rule) */
 	uint64_t heartbeat_timeout_ms; /* failure detector timeout; 0 = auto (up's rule) */
+	unsigned tb_mib;               /* TCG translation buffer, MiB; 0 = auto */
 	char image[PATH_MAX];          /* base disk: image name or qcow2 path; "" = the built one */
 	char share[PATH_MAX];          /* host directory shared read-only at /share; "" = none */
 };

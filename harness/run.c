@@ -725,7 +725,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	struct sigaction sa = {.sa_handler = on_signal}, old[3];
 	struct topo_ctx tc;
 	char exe[PATH_MAX], stamp[32], err[512], base[PATH_MAX], nbuf[16], mem[32], vc[16];
-	char hb[32], hbt[32], gbuf[16];
+	char hb[32], hbt[32], tbs[16], gbuf[16];
 	uint64_t seed = o->seed_set ? o->seed : e->seed_set ? e->seed : 0;
 	json_t *manifest = NULL, *spec, *summary = json_array(), *timings;
 	json_t *summary_lines = json_array(), *fault_counts = NULL;
@@ -834,6 +834,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	snprintf(vc, sizeof(vc), "%u", e->cluster.vcpus);
 	snprintf(hb, sizeof(hb), "%llums", (unsigned long long)e->cluster.heartbeat_ms);
 	snprintf(hbt, sizeof(hbt), "%llums", (unsigned long long)e->cluster.heartbeat_timeout_ms);
+	snprintf(tbs, sizeof(tbs), "%u", e->cluster.tb_mib);
 	{
 		char *argv[32];
 		int n = 0;
@@ -857,6 +858,10 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		if (e->cluster.heartbeat_ms) {
 			argv[n++] = "--heartbeat";
 			argv[n++] = hb;
+		}
+		if (e->cluster.tb_mib) {
+			argv[n++] = "--tb-size";
+			argv[n++] = tbs;
 		}
 		if (e->cluster.heartbeat_timeout_ms) {
 			argv[n++] = "--hb-timeout";

@@ -50,6 +50,7 @@ for it in sched:
     for g in guests(it):
         key = (it["name"], g, it.get("at_ms") if "after" not in it else None)
         want[key] = want.get(key, 0) + 1
+crashed = {r["guest"]: r["at_ms"] for r in faults if r["kind"] == "crash" and r["outcome"] == "injected"}
 got = {}
 for r in faults:
     if r["outcome"] == "not-injected":
@@ -59,7 +60,9 @@ for r in faults:
         continue
     key = (r["name"], r["guest"], r["planned_ms"] if "trigger" not in r else None)
     got[key] = got.get(key, 0) + 1
-    assert r["outcome"] == "injected", r
+    # A fault on a guest the plan crashed earlier fails, and says so.
+    dead = r["guest"] in crashed and crashed[r["guest"]] < r["at_ms"]
+    assert r["outcome"] == "injected" or (dead and r["outcome"] == "failed"), r
     assert 0 <= r["delay_ms"] <= max_delay, ("late", r)
 assert got == want, ("schedule vs record", sorted(want.items()), sorted(got.items()))
 
@@ -70,12 +73,15 @@ for c in crashes:
     assert det and det[0]["fault"] == c["name"] and 0 <= det[0]["latency_ms"] <= 2000, (c, det)
 s = json.load(open(f"{d}/summary.json"))["faults"]
 assert s["planned"] == len(faults), (s, len(faults))
-assert s["injected"] == len(faults) - len(late) and s["not_injected"] == len(late), s
+failed = [r for r in faults if r["outcome"] == "failed"]
+assert s["injected"] == len(faults) - len(late) - len(failed), s
+assert s["not_injected"] == len(late) and s["failed"] == len(failed), s
 assert s["detected"] >= len(crashes), s
 m = json.load(open(f"{d}/manifest.json"))
 assert m["faults"] == s and "fault_seed" in m, m
 print(f"{len(faults)} records match the schedule: {s['injected']} injected, "
-      f"{s['not_injected']} not injected, {len(dets)} detections; injection delay "
+      f"{s['failed']} failed (guest crashed before), {s['not_injected']} not injected, "
+      f"{len(dets)} detections; injection delay "
       f"{s['injection_delay_ms']}, detection latency {s['detection_latency_ms']}")
 PY
 
