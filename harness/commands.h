@@ -18,7 +18,8 @@ int cmd_run(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_fault(int argc, char **argv);
-extern const char mc_net_usage[], mc_image_usage[], mc_fault_usage[];
+int cmd_trace(int argc, char **argv);
+extern const char mc_net_usage[], mc_image_usage[], mc_fault_usage[], mc_trace_usage[];
 
 struct mc_exec_opts;
 /* Runs an exec request and reports it (cmd_exec.c); raw = rsh's pass-through

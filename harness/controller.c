@@ -32,6 +32,7 @@
 #include "vmm.h"
 
 #include "ctl_internal.h"
+#include "mc_trace.h"
 
 #define EP_SIGNAL         1ull
 #define EP_ZGUEST         2ull
@@ -156,6 +157,8 @@ void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const c
 	if (next == prev)
 		return;
 	g->state = next;
+	mc_trace_guest_state(g->name, mc_vm_state_name(next),
+	                     next == MC_VM_FAILED && why ? why : "");
 	if (prev == MC_VM_BOOTING)
 		c->booting--;
 	if (next == MC_VM_BOOTING)
@@ -482,6 +485,8 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 		if (g->nruns == 0)
 			ctl_transition(c, g, MC_VM_EV_IDLE, NULL);
 		if (m->type == MC_MSG_EXIT)
+			mc_trace_agent_exit(g->name, m->id, m->u.exit.status, m->u.exit.signal);
+		if (m->type == MC_MSG_EXIT)
 			ctl_job_send(c, r->job,
 			             json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:I, s:I}", "type",
 			                       "exit", "guest", g->name, "state",
@@ -782,6 +787,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 			ctl_job_part_done(c, j);
 			continue;
 		}
+		mc_trace_agent_exec(g->name, r->exec_id, argv[0]);
 		ctl_transition(c, g, MC_VM_EV_EXEC, NULL);
 	}
 	ctl_job_part_done(c, j); /* release the request's own hold */
@@ -1361,6 +1367,7 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	c->cfg = cfg;
 	c->n = cfg->n;
 	c->sigfd = c->epfd = -1;
+	mc_trace_open(); /* guest events, when the run traces (MC_TRACE=1) */
 	c->started_ms = mc_now_ms();
 	c->g = calloc(cfg->n, sizeof(*c->g));
 	c->sendbuf = malloc(MC_PROTO_MAX_MSG);

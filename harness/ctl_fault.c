@@ -13,6 +13,7 @@
 #include "ctl_internal.h"
 #include "fault.h"
 #include "log.h"
+#include "mc_trace.h"
 #include "net.h"
 #include "util.h"
 #include "vmm.h"
@@ -152,6 +153,9 @@ static void slow_cpu_undo(struct ctl *c, struct ctl_fault *f)
 static void result(struct ctl *c, struct job *j, struct guest *g, int err, const char *why,
                    const char *detail)
 {
+	/* On the trace at the moment it takes effect (the run records it too, later). */
+	if (j->fault[0])
+		mc_trace_fault_injected(j->fault, j->kind, g->name, err ? "failed" : "injected", 0);
 	json_t *m = json_pack("{s:s, s:s, s:s, s:I}", "type", "result", "guest", g->name, "outcome",
 	                      err ? "failed" : "injected", "at_ms", (json_int_t)mc_wall_ms());
 
@@ -518,6 +522,9 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 	}
 	if (!(j = ctl_job_new(c, "fault", client, len)))
 		return;
+	snprintf(j->fault, sizeof(j->fault), "%s",
+	         json_string_value(json_object_get(req, "name")) ?: "");
+	snprintf(j->kind, sizeof(j->kind), "%s", k->name);
 	if (strcmp(k->name, "partition") == 0) {
 		partition(c, j, &t, (uint64_t)dur, k);
 	} else {

@@ -32,6 +32,8 @@ struct job {
 	unsigned char client[MAX_CLIENT_ID]; /* ZeroMQ routing id of the CLI */
 	size_t client_len;
 	unsigned pending; /* guests not finished yet */
+	char fault[64];   /* fault requests: the plan's name for it ("" = none), for the trace */
+	char kind[16];    /* fault requests: its kind */
 };
 
 struct guest {

@@ -45,8 +45,9 @@ struct qbuf {
 	char s[200];
 };
 
-static const char *const top_keys[] = {"name",      "seed",    "cluster", "network",
-                                       "workloads", "results", "faults",  NULL};
+static const char *const top_keys[] = {"name",    "seed",   "cluster", "network", "workloads",
+                                       "results", "faults", "tracing", NULL};
+static const char *const tracing_keys[] = {"enabled", "events", NULL};
 static const char *const cluster_keys[] = {"guests",  "spawn",   "memory",    "vcpus",
                                            "kernel",  "density", "heartbeat", "heartbeat_timeout",
                                            "tb_size", "image",   "share",     NULL};
@@ -997,6 +998,42 @@ static int parse_args(struct pctx *c, struct mc_exp_workload *w, const struct no
 	return 0;
 }
 
+/* tracing: {enabled: BOOL, events: [PATTERN, ...]} */
+static int parse_tracing(struct pctx *c, const struct node *n)
+{
+	struct mc_experiment *e = c->e;
+	const struct node *ev;
+	char p[PATH_CAP];
+	int r;
+
+	if ((r = check_map(c, n, "tracing", tracing_keys, NULL, 0)) ||
+	    (r = field_bool(c, n, "tracing", "enabled", &e->tracing)))
+		return r;
+	if (!(ev = map_get(n, "events")) || is_null(ev))
+		return 0;
+	if (ev->type != NODE_SEQ)
+		return expected(c, ev, "tracing.events", "a sequence of event patterns");
+	if (ev->n > MC_EXP_MAX_TRACE_EVENTS)
+		return fail(c, ev->line, "tracing.events", "too many patterns (at most %d)",
+		            MC_EXP_MAX_TRACE_EVENTS);
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct node *v = ev->kids[i];
+
+		snprintf(p, sizeof(p), "tracing.events[%zu]", i);
+		if (v->type != NODE_SCALAR || is_null(v) || v->len == 0 ||
+		    v->len >= sizeof(e->trace_events[0]) ||
+		    strspn(v->str, "abcdefghijklmnopqrstuvwxyz"
+		                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                   "0123456789_:*") != v->len)
+			return expected(c, v, p,
+			                "an LTTng event pattern of letters, digits, _ : and *, "
+			                "e.g. microcosm_mpi:*");
+		memcpy(e->trace_events[i], v->str, v->len + 1);
+		e->n_trace_events++;
+	}
+	return 0;
+}
+
 static int parse_workload(struct pctx *c, const struct node *n, unsigned idx)
 {
 	struct mc_exp_workload *w = &c->e->workloads[idx];
@@ -1485,6 +1522,8 @@ static int parse_top(struct pctx *c, const struct node *root)
 		return r;
 	if ((v = map_get(root, "faults")) != NULL && (r = parse_faults(c, v)))
 		return r;
+	if ((v = map_get(root, "tracing")) != NULL && (r = parse_tracing(c, v)))
+		return r;
 	if ((v = map_get(root, "results")) != NULL &&
 	    ((r = check_map(c, v, "results", results_keys, NULL, 0)) ||
 	     (r = field_str(c, v, "results", "dir", "a directory path", sizeof(e->results_dir) - 1,
@@ -1821,6 +1860,15 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 	jset(root, "workloads", wl, &bad);
 	jset(results, "dir", json_string(e->results_dir), &bad);
 	jset(root, "results", results, &bad);
+	if (e->tracing || e->n_trace_events) {
+		json_t *tr = json_object(), *evs = json_array();
+
+		for (unsigned i = 0; i < e->n_trace_events; i++)
+			json_array_append_new(evs, json_string(e->trace_events[i]));
+		jset(tr, "enabled", json_boolean(e->tracing), &bad);
+		jset(tr, "events", evs, &bad);
+		jset(root, "tracing", tr, &bad);
+	}
 	if (e->n_faults || e->fault_seed_set)
 		jset(root, "faults", json_faults(e, &bad), &bad);
 	if (bad) {

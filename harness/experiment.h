@@ -114,6 +114,10 @@
  *         params: {quota: 20%}   the kind's parameters (fault.c), required ones included
  *   results:
  *     dir: runs              where run directories go; relative to the working directory
+ *   tracing:                 LTTng traces of the run, in its trace/ (also: run --trace)
+ *     enabled: false         true | false
+ *     events: [microcosm_mpi:*]  UST event patterns; default: microcosm_* (harness, MPI
+ *                            calls, workload phases)
  *
  * Errors read "FILE:LINE: FIELD.PATH: what is wrong", for example
  *   ring.yaml:7: cluster.guests: expected an integer 1..65534, got "lots"
@@ -122,19 +126,20 @@
  * at the line of the mapping that lacks it.
  */
 
-#define MC_EXP_MAX_BYTES     (1024 * 1024) /* largest experiment file, bytes */
-#define MC_EXP_MAX_DEPTH     16            /* deepest nesting of YAML collections */
-#define MC_EXP_MAX_NODES     65536         /* most YAML nodes (scalars + collections) */
-#define MC_EXP_MAX_WORKLOADS 64
-#define MC_EXP_MAX_ARGS      256  /* per workload */
-#define MC_EXP_MAX_ARG_BYTES 4096 /* per argument, and per env value */
-#define MC_EXP_MAX_ENV       256  /* variables per workload */
-#define MC_EXP_NAME_MAX      48   /* experiment and workload names, characters */
-#define MC_EXP_MAX_NETWORK   32   /* network settings (more than the allowed keys) */
-#define MC_EXP_MAX_FAULTS    256  /* entries in faults.plan */
-#define MC_EXP_TARGET_MAX    255  /* bytes of a fault target as written */
-#define MC_EXP_MATCH_MAX     128  /* bytes of after.match */
-#define MC_EXP_PARAM_MAX     63   /* bytes of a fault parameter value */
+#define MC_EXP_MAX_BYTES        (1024 * 1024) /* largest experiment file, bytes */
+#define MC_EXP_MAX_DEPTH        16            /* deepest nesting of YAML collections */
+#define MC_EXP_MAX_NODES        65536         /* most YAML nodes (scalars + collections) */
+#define MC_EXP_MAX_WORKLOADS    64
+#define MC_EXP_MAX_ARGS         256  /* per workload */
+#define MC_EXP_MAX_ARG_BYTES    4096 /* per argument, and per env value */
+#define MC_EXP_MAX_ENV          256  /* variables per workload */
+#define MC_EXP_NAME_MAX         48   /* experiment and workload names, characters */
+#define MC_EXP_MAX_NETWORK      32   /* network settings (more than the allowed keys) */
+#define MC_EXP_MAX_FAULTS       256  /* entries in faults.plan */
+#define MC_EXP_TARGET_MAX       255  /* bytes of a fault target as written */
+#define MC_EXP_MATCH_MAX        128  /* bytes of after.match */
+#define MC_EXP_PARAM_MAX        63   /* bytes of a fault parameter value */
+#define MC_EXP_MAX_TRACE_EVENTS 16   /* tracing.events patterns */
 
 enum mc_exp_kind {
 	MC_EXP_MPI = 0,  /* an MPI program over the guests */
@@ -257,6 +262,9 @@ struct mc_experiment {
 	unsigned n_workloads;                              /* entries in workloads */
 	struct mc_exp_workload *workloads;                 /* owned; in run order; NULL when none */
 	char results_dir[PATH_MAX];                        /* results.dir */
+	int tracing;                                       /* tracing.enabled */
+	unsigned n_trace_events;                           /* entries in trace_events */
+	char trace_events[MC_EXP_MAX_TRACE_EVENTS][64];    /* tracing.events; none = microcosm_* */
 	unsigned n_faults;                                 /* entries in faults */
 	struct mc_exp_fault *faults; /* owned; faults.plan in file order; NULL when none */
 	int fault_seed_set;          /* faults.seed was given */

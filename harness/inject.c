@@ -353,6 +353,8 @@ int mc_inject(const struct mc_common_opts *c, const struct mc_inject_req *req, j
 		msg = json_pack("{s:s, s:s, s:s, s:o, s:I}", "op", "fault", "kind", req->kind->name,
 		                "target", req->target, "params", params_json(req), "duration_ms",
 		                (json_int_t)req->duration_ms);
+		if (req->name)
+			json_object_set_new(msg, "name", json_string(req->name));
 	} else {
 		json_t *a = json_array();
 

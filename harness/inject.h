@@ -16,6 +16,7 @@ struct mc_inject_req {
 	const char *keys[MC_FAULT_MAX_PARAMS], *vals[MC_FAULT_MAX_PARAMS];
 	uint64_t duration_ms; /* 0: no revert (or none needed) */
 	uint64_t seed;        /* for kinds that draw (bitflip); 0 = the tool's own */
+	const char *name;     /* a plan's name for the fault (trace events); NULL = none */
 };
 
 /*

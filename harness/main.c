@@ -26,6 +26,7 @@ static const struct {
         {"rsh", cmd_rsh, mc_rsh_usage, "run a shell command on one guest, ssh-style"},
         {"fault", cmd_fault, mc_fault_usage, "inject a fault now (crash, hang, netem, kill, ...)"},
         {"image", cmd_image, mc_image_usage, "base disks with your own programs (libguestfs)"},
+        {"trace", cmd_trace, mc_trace_usage, "summaries of a run's LTTng trace"},
 };
 
 static void usage(FILE *fp)

@@ -349,6 +349,19 @@ static int job_guest_lost(struct mc_client *cl, const struct host *h, unsigned n
 
 /* Sends sig to every child of this process (mpirun is a subreaper: launchers
  * mpiexec left behind are its children now). Returns how many there were. */
+/* Children this process had before the job (a run's trace keeper, its fault injectors):
+ * not the job's, never signalled by it. */
+static pid_t before_job[256];
+static int n_before_job;
+
+static int was_child_before(pid_t pid)
+{
+	for (int i = 0; i < n_before_job; i++)
+		if (before_job[i] == pid)
+			return 1;
+	return 0;
+}
+
 static int signal_children(int sig)
 {
 	DIR *d = opendir("/proc");
@@ -374,6 +387,17 @@ static int signal_children(int sig)
 		/* "pid (comm) S ppid …": a zombie is only reaped, never signalled */
 		if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != self)
 			continue;
+		if (sig == -1) { /* the snapshot before the job */
+			if (n_before_job < (int)(sizeof(before_job) / sizeof(before_job[0])))
+				before_job[n_before_job++] = pid;
+			continue;
+		}
+		if (was_child_before(pid))
+			continue;
+		if (sig == -2) { /* reap */
+			waitpid(pid, NULL, WNOHANG);
+			continue;
+		}
 		if (p[2] != 'Z')
 			kill(pid, sig);
 		n++;
@@ -385,6 +409,12 @@ static int signal_children(int sig)
 /* Ends what mpiexec left behind (launchers whose proxies did not exit, in its
  * process group or orphaned to us): SIGTERM, which mc-rsh forwards to the
  * guest, then SIGKILL. */
+/* Reaps the job's exited processes, not the children this process had before it. */
+static void reap_strays(void)
+{
+	signal_children(-2);
+}
+
 static void reap_group(pid_t pgid)
 {
 	int64_t until = mc_now_ms() + REAP_MS;
@@ -392,16 +422,14 @@ static void reap_group(pid_t pgid)
 	kill(-pgid, SIGTERM);
 	signal_children(SIGTERM);
 	while (mc_now_ms() < until) {
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		reap_strays();
 		if (kill(-pgid, 0) < 0 && signal_children(0) == 0)
 			return;
 		usleep(100000);
 	}
 	kill(-pgid, SIGKILL);
 	signal_children(SIGKILL);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	reap_strays();
 }
 
 /* Job directory: hostfile and the mc-rsh launcher link. */
@@ -600,6 +628,8 @@ int mc_mpirun(const struct mc_mpirun_spec *s, struct mc_mpirun_result *res)
 	t0 = mc_now_ms();
 	deadline = s->timeout_ms ? t0 + (int64_t)s->timeout_ms : 0;
 	/* Launchers mpiexec leaves behind become ours, so reap_group() collects them. */
+	n_before_job = 0;
+	signal_children(-1); /* what is not the job's */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	pid = fork();
 	if (pid < 0) {

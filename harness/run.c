@@ -39,6 +39,7 @@
 #include "inject.h"
 #include "mpirun.h"
 #include "run_faults.h"
+#include "run_trace.h"
 #include "topology.h"
 #include "util.h"
 
@@ -50,6 +51,8 @@ const char mc_run_usage[] =
         "  -r, --results DIR      where run directories go (default: the file's results.dir)\n"
         "      --seed N           override the file's seed\n"
         "      --keep             leave the cluster up afterwards (microcosm down removes it)\n"
+        "      --trace            LTTng traces of the harness, the guests and the MPI ranks\n"
+        "                         in the run directory's trace/ (as tracing: {enabled: true})\n"
         "  -n, --dry-run          check the file and print the resolved spec; start nothing\n"
         "  -c, --cluster NAME     cluster name (default run<pid>)\n"
         "      --state-dir DIR    state root\n"
@@ -59,11 +62,12 @@ const char mc_run_usage[] =
 
 int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
 {
-	enum { OPT_SEED = 400, OPT_KEEP, OPT_STATE };
+	enum { OPT_SEED = 400, OPT_KEEP, OPT_STATE, OPT_TRACE };
 	static const struct option lo[] = {
 	        {"results", required_argument, NULL, 'r'},
 	        {"seed", required_argument, NULL, OPT_SEED},
 	        {"keep", no_argument, NULL, OPT_KEEP},
+	        {"trace", no_argument, NULL, OPT_TRACE},
 	        {"dry-run", no_argument, NULL, 'n'},
 	        {"cluster", required_argument, NULL, 'c'},
 	        {"state-dir", required_argument, NULL, OPT_STATE},
@@ -96,6 +100,9 @@ int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
 			break;
 		case OPT_KEEP:
 			o->keep = 1;
+			break;
+		case OPT_TRACE:
+			o->trace = 1;
 			break;
 		case 'n':
 			o->dry_run = 1;
@@ -208,6 +215,9 @@ static pid_t spawn_self(const char *exe, char *const argv[], int out_fd, int err
 
 /* Waits for pid up to timeout_ms (0 = no limit), then SIGTERM, SIGKILL. Returns
  * the exit status (128+signal when killed), *timed_out set when it was. */
+/* A traced run's LD_PRELOAD for MPI ranks ("" = not traced). */
+static const char *trace_preload = "";
+
 /* The fault plan of the workload running now, pumped while the run waits; NULL = none. */
 static struct mc_run_faults *active_faults;
 
@@ -375,7 +385,7 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 	struct mc_mpirun_result res;
 	char **argv = calloc(w->argc + 2, sizeof(*argv));
 	char **env = env_strings(w);
-	int out = open_out(dir, "stdout.jsonl"), err = open_out(dir, "stderr.log");
+	int out = open_out(dir, "stdout.jsonl"), err = open_out(dir, "stderr.log"), traced_env = 0;
 
 	if (!argv || !env || out < 0 || err < 0) {
 		snprintf(rr->failure, sizeof(rr->failure), "could not set up the run: %s",
@@ -385,11 +395,27 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 	argv[0] = w->program;
 	for (unsigned i = 0; i < w->argc; i++)
 		argv[i + 1] = w->argv[i];
+	if (trace_preload[0] && env) {
+		int user_set = 0;
+
+		for (unsigned i = 0; i < w->envc; i++)
+			user_set |= strcmp(w->env[i].name, "LD_PRELOAD") == 0;
+		if (!user_set) {
+			char **more = realloc(env, (w->envc + 2) * sizeof(*env));
+
+			if (more) {
+				env = more;
+				env[w->envc + 1] = NULL;
+				if (asprintf(&env[w->envc], "LD_PRELOAD=%s", trace_preload) >= 0)
+					traced_env = 1;
+			}
+		}
+	}
 	s.c = &o->c;
 	s.ranks = w->ranks;
 	s.ppn = w->ppn;
 	s.timeout_ms = w->timeout_ms;
-	s.envc = (int)w->envc;
+	s.envc = (int)w->envc + traced_env;
 	s.env = env;
 	s.argc = (int)w->argc + 1;
 	s.argv = argv;
@@ -412,7 +438,7 @@ out:
 	if (err >= 0)
 		close(err);
 	free(argv);
-	free_strings(env, w->envc);
+	free_strings(env, w->envc + (unsigned)traced_env);
 }
 
 static void run_exec(const struct mc_run_opts *o, const char *exe, const struct mc_exp_workload *w,
@@ -731,6 +757,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	json_t *summary_lines = json_array(), *fault_counts = NULL;
 	struct mc_fault_sched sched = {0};
 	struct mc_run_faults *runner = NULL;
+	struct mc_run_trace *tracer = NULL;
 	uint64_t fseed = 0;
 	int rc = 2, failed = 0, st, upped = 0;
 	double t_up;
@@ -828,6 +855,22 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &sa, &old[i]);
 
+	/* Tracing: the host session exists before the cluster, so its start is on record. */
+	if (o->trace || e->tracing) {
+		const char *evs[MC_EXP_MAX_TRACE_EVENTS + 1] = {0};
+
+		for (unsigned i = 0; i < e->n_trace_events; i++)
+			evs[i] = e->trace_events[i];
+		tracer = mc_run_trace_start(rundir, evs, err, sizeof(err));
+		json_object_set_new(manifest, "trace",
+		                    tracer ? json_pack("{s:s}", "dir", "trace")
+		                           : json_pack("{s:s, s:s}", "dir", "trace", "error", err));
+		if (!tracer)
+			fprintf(stderr, "run: tracing is off: %s\n", err);
+		else
+			fprintf(stderr, "run: tracing into %s/trace\n", rundir);
+	}
+
 	/* The cluster. */
 	snprintf(nbuf, sizeof(nbuf), "%u", e->cluster.guests);
 	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)e->cluster.mem_mib);
@@ -882,7 +925,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		st = wait_child(spawn_self(exe, argv, STDERR_FILENO, -1), 0, NULL);
 		json_object_set_new(timings, "up_s", json_real(now_s() - t_up));
 	}
-	upped = 1;
+	upped = st == 0; /* a failed up (e.g. the name is taken) is not ours to take down */
 	if (st != 0 || interrupted) {
 		fprintf(stderr, "microcosm run: the cluster did not come up (exit %d)\n", st);
 		json_object_set_new(manifest, "status", json_string("failed"));
@@ -928,6 +971,15 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			goto finish;
 		}
 		mc_cluster_save_network(&o->c, tc.args, (int)tc.n); /* for fault bursts */
+	}
+
+	if (tracer) {
+		if (mc_run_trace_guests(tracer, &o->c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "run: tracing: the guests are not traced: %s\n", err);
+			json_object_set_new(json_object_get(manifest, "trace"), "guests_error",
+			                    json_string(err));
+		}
+		trace_preload = mc_run_trace_preload(tracer);
 	}
 
 	/* The workloads. */
@@ -1016,6 +1068,10 @@ finish:
 		        (int)json_integer_value(json_object_get(fault_counts, "failed")),
 		        (int)json_integer_value(json_object_get(fault_counts, "not_injected")),
 		        (int)json_integer_value(json_object_get(fault_counts, "detected")));
+	}
+	if (tracer) {
+		mc_run_trace_stop(&tracer, &o->c); /* guests flush before the cluster goes */
+		trace_preload = "";
 	}
 	collect_guests(o, rundir);
 	if (upped && !o->keep) {

@@ -17,6 +17,7 @@ struct mc_run_opts {
 	int seed_set;
 	int keep;    /* --keep: leave the cluster up after the run */
 	int dry_run; /* --dry-run: check the file and print the resolved spec, start nothing */
+	int trace;   /* --trace: LTTng traces in the run directory (as tracing.enabled) */
 	int cluster_given;
 };
 

@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "inject.h"
+#include "mc_trace.h"
 #include "util.h"
 
 #define CHUNK_GUESTS    60  /* names per injection request (target sets hold 64 items) */
@@ -43,6 +44,7 @@ struct mc_run_faults {
 	int64_t t0_mono, t0_wall; /* the current workload's start */
 	int64_t hb_polled_ms;
 	pid_t kids[MAX_KIDS]; /* injections still being carried out */
+	off_t traced_off;     /* faults.jsonl up to here became trace events */
 	unsigned nkids;
 };
 
@@ -133,6 +135,8 @@ void mc_run_faults_begin(struct mc_run_faults *f, unsigned wi, const char *rep_d
 		if (p->workload_index != wi || f->it[i].state != ITEM_PENDING)
 			continue;
 		f->it[i].state = ITEM_ARMED;
+		mc_trace_fault_planned(p->name, p->kind->name, p->guests,
+		                       p->triggered ? -1 : (int64_t)p->at_ms);
 		if (p->triggered && p->event == MC_EXP_EVENT_HEARTBEAT) {
 			if (!guests)
 				guests = guests_now(&f->c);
@@ -236,8 +240,10 @@ static void inject_item(struct mc_run_faults *f, size_t i, int64_t planned_rel)
 			in_chunk++;
 		}
 		if (in_chunk && (!tok || in_chunk == CHUNK_GUESTS)) {
-			struct mc_inject_req req = {
-			        .kind = p->kind, .target = chunk, .duration_ms = p->duration_ms};
+			struct mc_inject_req req = {.kind = p->kind,
+			                            .target = chunk,
+			                            .duration_ms = p->duration_ms,
+			                            .name = p->name};
 			json_t *records = NULL, *rec;
 			char err[512];
 			size_t k;
@@ -292,6 +298,53 @@ static void inject_item(struct mc_run_faults *f, size_t i, int64_t planned_rel)
 	free(names);
 }
 
+/*
+ * The injection records children wrote since the last look, as fault_injected trace
+ * events. Emitted here, in the run's own process: LTTng-UST does not work in a child
+ * forked without exec. (The timestamp is when the child was reaped: within a pump
+ * period of a host kind's injection; the record has the exact time.)
+ */
+static void trace_new_records(struct mc_run_faults *f)
+{
+	char buf[8192];
+	int fd;
+	ssize_t n;
+
+	if (!mc_trace_enabled() || (fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((n = pread(fd, buf, sizeof(buf) - 1, f->traced_off)) > 0) {
+		char *end = memrchr(buf, '\n', (size_t)n), *line = buf, *nl;
+
+		if (!end)
+			break;
+		end[1] = '\0';
+		f->traced_off += end + 1 - buf;
+		while ((nl = strchr(line, '\n'))) {
+			const struct mc_fault_kind *k;
+			json_t *r;
+
+			*nl = '\0';
+			r = json_loads(line, 0, NULL);
+			k = r ? mc_fault_kind_find(json_string_value(json_object_get(r, "kind"))
+			                                   ?: "")
+			      : NULL;
+			/* Host kinds: the controller put them on the trace as they took effect. */
+			if (r && k && k->where == MC_FAULT_GUEST &&
+			    !strcmp(json_string_value(json_object_get(r, "type")) ?: "", "fault") &&
+			    json_object_get(r, "guest"))
+				mc_trace_fault_injected(
+				        json_string_value(json_object_get(r, "name")),
+				        json_string_value(json_object_get(r, "kind")),
+				        json_string_value(json_object_get(r, "guest")),
+				        json_string_value(json_object_get(r, "outcome")),
+				        json_integer_value(json_object_get(r, "delay_ms")));
+			json_decref(r);
+			line = nl + 1;
+		}
+	}
+	close(fd);
+}
+
 /* Reaps finished injections; with wait_ms, waits for all of them (then kills the rest). */
 static void reap_kids(struct mc_run_faults *f, int64_t wait_ms)
 {
@@ -302,10 +355,12 @@ static void reap_kids(struct mc_run_faults *f, int64_t wait_ms)
 			pid_t r = waitpid(f->kids[k], NULL, WNOHANG);
 
 			/* ECHILD: someone else reaped it (a subreaper's sweep). */
-			if (r == f->kids[k] || (r < 0 && errno == ECHILD))
+			if (r == f->kids[k] || (r < 0 && errno == ECHILD)) {
 				f->kids[k] = f->kids[--f->nkids];
-			else
+				trace_new_records(f);
+			} else {
 				k++;
+			}
 		}
 		if (!wait_ms || !f->nkids)
 			return;
@@ -512,6 +567,9 @@ json_t *mc_run_faults_finish(struct mc_run_faults *f)
 				json_object_set_new(d, "injected_at_ms", json_integer(at));
 				json_object_set_new(d, "latency_ms", json_integer(failed_at - at));
 				json_array_append_new(lat, json_integer(failed_at - at));
+				mc_trace_fault_detected(
+				        name, json_string_value(json_object_get(cause, "name")),
+				        failed_at - at);
 				detected++;
 			} else {
 				json_object_set_new(d, "fault", json_null());

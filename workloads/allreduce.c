@@ -149,7 +149,10 @@ int main(int argc, char **argv)
 	for (int s = 0; s < o.nsizes; s++) {
 		int count = (int)(o.sizes[s] / sizeof(double));
 		bool ok = true;
+		char what[32];
 
+		snprintf(what, sizeof(what), "size %zu", o.sizes[s]);
+		wl_trace_phase(&ctx, what);
 		wl_phase(&ctx, "warmup");
 		for (long k = 0; k < o.warmup; k++)
 			MPI_Allreduce(in, out, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
@@ -175,6 +178,7 @@ int main(int argc, char **argv)
 			struct wl_stats st;
 
 			wl_stats(slowest, (size_t)o.iters, &st);
+			wl_trace_iteration(&ctx, o.sizes[s], st.median * 1e6);
 			wl_json_begin(stdout, &ctx);
 			wl_json_int(stdout, "bytes", (long long)o.sizes[s]);
 			wl_json_int(stdout, "count", count);

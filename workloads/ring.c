@@ -135,6 +135,7 @@ static void print_line(const struct wl_ctx *ctx, const struct ring_opts *o, size
 	min_us = st.min * 1e6;
 	/* The message crosses N links per lap, 2 per round trip. */
 	one_way_us = o->pingpong ? med_us / 2 : med_us / ctx->size;
+	wl_trace_iteration(ctx, bytes, med_us);
 
 	wl_json_begin(stdout, ctx);
 	wl_json_str(stdout, "mode", o->pingpong ? "pingpong" : "ring");
@@ -194,7 +195,10 @@ int main(int argc, char **argv)
 	for (int s = 0; s < o.nsizes; s++) {
 		int bytes = (int)o.sizes[s];
 		bool ok = true;
+		char what[32];
 
+		snprintf(what, sizeof(what), "size %d", bytes);
+		wl_trace_phase(&ctx, what);
 		memset(rbuf, 0, max);
 		MPI_Barrier(MPI_COMM_WORLD);
 		wl_phase(&ctx, "warmup");

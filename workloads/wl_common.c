@@ -2,6 +2,7 @@
 #include "wl_common.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -21,6 +22,10 @@ void wl_ctx_init(struct wl_ctx *ctx, const char *prog, const char *workload)
 	ctx->size = 1;
 	atomic_init(&ctx->phase, "start-up");
 	atomic_init(&ctx->rank_seen, -1);
+	/* Present only when libmc-mpi-trace.so is preloaded; see tracing/mc_mpi_trace.h. */
+	ctx->trace_phase = (__typeof__(ctx->trace_phase))dlsym(RTLD_DEFAULT, "mc_trace_phase");
+	ctx->trace_iteration =
+	        (__typeof__(ctx->trace_iteration))dlsym(RTLD_DEFAULT, "mc_trace_iteration");
 }
 
 int wl_usage_error(struct wl_ctx *ctx, const char *fmt, ...)
@@ -255,6 +260,19 @@ void wl_fail(const struct wl_ctx *ctx, const char *fmt, ...)
 void wl_phase(struct wl_ctx *ctx, const char *phase)
 {
 	atomic_store(&ctx->phase, phase);
+	wl_trace_phase(ctx, phase);
+}
+
+void wl_trace_phase(const struct wl_ctx *ctx, const char *phase)
+{
+	if (ctx->trace_phase)
+		ctx->trace_phase(ctx->workload, phase);
+}
+
+void wl_trace_iteration(const struct wl_ctx *ctx, uint64_t n, double value)
+{
+	if (ctx->trace_iteration)
+		ctx->trace_iteration(ctx->workload, n, value);
 }
 
 int wl_finish(struct wl_ctx *ctx, int code)

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -17,6 +18,11 @@
  *   ... measure; rank 0 prints one JSON object per line on stdout ...
  *   wl_all_ok() after each step that can fail on one rank only
  *   return wl_finish(code)   MPI_Finalize, then main returns code
+ *
+ * When libmc-mpi-trace.so is preloaded (tracing/mc_mpi_trace.h), wl_phase()
+ * and wl_trace_phase() also emit LTTng events microcosm_workload:phase and
+ * wl_trace_iteration() emits microcosm_workload:iteration; without it they
+ * record nothing. The workloads do not link lttng-ust.
  *
  * Messages go to stderr as "<prog>: <what>" (usage) or
  * "<prog>: rank <r> (<host>): <what>" (a failure on one rank).
@@ -49,10 +55,14 @@ struct wl_ctx {
 	double timeout;                    /* s, --timeout; 0 = no watchdog */
 	_Atomic(const char *) phase;       /* what this rank is doing, for the watchdog */
 	atomic_int rank_seen;              /* rank as the watchdog thread reads it; -1 early */
+	/* mc_trace_phase() and mc_trace_iteration() of a preloaded libmc-mpi-trace.so,
+	 * found by wl_ctx_init(); NULL without it. */
+	void (*trace_phase)(const char *workload, const char *phase);
+	void (*trace_iteration)(const char *workload, uint64_t n, double value);
 };
 
 /* Fills ctx for a program before MPI is up. prog and workload are borrowed
- * (string literals). Does no I/O. */
+ * (string literals). Looks up the tracing functions once (dlsym). Does no I/O. */
 void wl_ctx_init(struct wl_ctx *ctx, const char *prog, const char *workload);
 
 /* Records a usage error in ctx->err (the first one wins) and returns
@@ -95,8 +105,19 @@ bool wl_all_ok(bool ok);
 void wl_fail(const struct wl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Names what the rank does next ("warmup", "run", ...); a static string. The
- * watchdog message quotes it. */
+ * watchdog message quotes it, and a trace records it (wl_trace_phase()). */
 void wl_phase(struct wl_ctx *ctx, const char *phase);
+
+/* Tracing only: records that the rank enters phase (borrowed for the call),
+ * e.g. "size 1024" before the steps of one message size. A no-op unless
+ * libmc-mpi-trace.so is preloaded. */
+void wl_trace_phase(const struct wl_ctx *ctx, const char *phase);
+
+/* Tracing only: records measurement n and its value. mc-ring and mc-allreduce
+ * record one per measured size on rank 0: n = bytes, value = the median time
+ * in microseconds that their JSON line reports. A no-op unless
+ * libmc-mpi-trace.so is preloaded. */
+void wl_trace_iteration(const struct wl_ctx *ctx, uint64_t n, double value);
 
 /* MPI_Finalize, then returns code for main() to return. */
 int wl_finish(struct wl_ctx *ctx, int code);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/random.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -50,8 +51,9 @@
 #define AGENT_CMDLINE_MAX      8192 /* bytes, /proc/cmdline */
 #define AGENT_OBUF_LEN         (MC_PROTO_HDR_LEN + 16 + MC_PROTO_MAX_DATA + MC_PROTO_MAX_STR)
 /* The base disk's runtime (MPICH, workloads) is on PATH and the loader path. */
-#define AGENT_RUNTIME_DIR "/data/opt/microcosm"
-#define AGENT_SHARE_DIR   "/share"
+#define AGENT_RUNTIME_DIR   "/data/opt/microcosm"
+#define AGENT_SHARE_DIR     "/share"
+#define AGENT_WARM_MAX_FILE (8 << 20) /* bytes: larger runtime files are not read ahead */
 #define AGENT_DEFAULT_PATH                                                                         \
 	AGENT_RUNTIME_DIR "/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:" AGENT_SHARE_DIR     \
 	                  "/bin"
@@ -352,10 +354,17 @@ static void warm_runtime(struct agent *a)
 			int fd = de->d_name[0] == '.'
 			                 ? -1
 			                 : openat(dirfd(dir), de->d_name, O_RDONLY | O_CLOEXEC);
+			struct stat st;
 			ssize_t n;
 
 			if (fd < 0)
 				continue;
+			/* Big files are rarely all needed (ICU data for the tracing daemon):
+			 * they would take guest memory in every template. */
+			if (fstat(fd, &st) == 0 && st.st_size > AGENT_WARM_MAX_FILE) {
+				close(fd);
+				continue;
+			}
 			while ((n = read(fd, buf, sizeof(buf))) > 0)
 				total += (size_t)n;
 			close(fd);
@@ -1726,6 +1735,12 @@ static void apply_seed_and_clock(struct agent *a)
 		if (fd >= 0) {
 			if (write(fd, a->id.seed, a->id.seed_len) < 0)
 				agent_log(a, "seed: %s", strerror(errno));
+			/* Writing only mixes the seed into the input pool: the CRNG that
+			 * getrandom() and /dev/urandom read would keep the template's key
+			 * (every clone the same numbers) until its next scheduled reseed.
+			 * Reseed it now, from the pool that holds this guest's seed. */
+			if (ioctl(fd, RNDRESEEDCRNG) < 0 && errno != ENODATA)
+				agent_log(a, "reseed the kernel RNG: %s", strerror(errno));
 			close(fd);
 		}
 	}

@@ -382,6 +382,28 @@ static void test_image_and_share(void **state)
 	             "t.yaml:3: cluster.image: expected an image name or a qcow2 path, got \"\"");
 }
 
+/* tracing: the switch and the event patterns; a bad pattern names its index. */
+static void test_tracing(void **state)
+{
+	struct mc_experiment *e = parse_ok(
+	        "name: r\ntracing:\n  enabled: true\n  events: [\"microcosm_mpi:*\", x:y]\n");
+
+	(void)state;
+	assert_true(e->tracing);
+	assert_int_equal(e->n_trace_events, 2);
+	assert_string_equal(e->trace_events[0], "microcosm_mpi:*");
+	assert_string_equal(e->trace_events[1], "x:y");
+	mc_experiment_destroy(&e);
+	e = parse_ok("name: r\n");
+	assert_false(e->tracing);
+	mc_experiment_destroy(&e);
+	expect_error("name: r\ntracing:\n  events: [\"a b\"]\n",
+	             "t.yaml:3: tracing.events[0]: expected an LTTng event pattern of letters, "
+	             "digits, _ : and *, e.g. microcosm_mpi:*, got \"a b\"");
+	expect_error("name: r\ntracing:\n  enabled: maybe\n",
+	             "t.yaml:3: tracing.enabled: expected true or false, got \"maybe\"");
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -396,7 +418,7 @@ static void test_errors(void **state)
 	         "exec)"},
 	        {"name: r\nseed: 1\nclustr:\n  guests: 4\n",
 	         "t.yaml:3: clustr: unknown field (expected name, seed, cluster, network, "
-	         "workloads, results, faults)"},
+	         "workloads, results, faults, tracing)"},
 	        /* Syntax errors carry libyaml's line and problem. */
 	        {"name: r\ncluster:\n  guests: 4\n bad: 1\n",
 	         "t.yaml:4: syntax error: did not find expected key (while parsing a block "
@@ -569,7 +591,7 @@ static void test_errors(void **state)
 	        /* Long or odd keys are quoted in the path. */
 	        {"name: r\n\"a b\\n\": 1\n",
 	         "t.yaml:2: \"a b\\n\": unknown field (expected name, seed, cluster, network, "
-	         "workloads, results, faults)"},
+	         "workloads, results, faults, tracing)"},
 	};
 
 	(void)state;
@@ -686,7 +708,7 @@ static void test_limits(void **state)
 		sb_add(&b, "]");
 	sb_add(&b, "\n");
 	expect_error(b.s, "t.yaml:2: x: unknown field (expected name, seed, cluster, network, "
-	                  "workloads, results, faults)");
+	                  "workloads, results, faults, tracing)");
 	b.len = 0;
 
 	/* Over 1 MiB. */
@@ -910,6 +932,7 @@ int main(void)
 	        cmocka_unit_test(test_json_content),
 	        cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_image_and_share),
+	        cmocka_unit_test(test_tracing),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_load_errors),
 	        cmocka_unit_test(test_network_each),
