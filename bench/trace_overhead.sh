@@ -12,7 +12,8 @@ n="${2:-64}"
 rep="${3:-3}"
 MC="$build/harness/microcosm"
 work="$(mktemp -d /tmp/mc-bench-trace.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# MC_BENCH_KEEP=1 keeps the runs (and the traced run's trace/) in $work
+trap '[ "${MC_BENCH_KEEP:-0}" = 1 ] && echo "runs kept in $work" >&2 || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 density=false
 [ "$n" -gt 200 ] && density=true
