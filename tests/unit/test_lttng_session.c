@@ -10,6 +10,7 @@
  * Needs root (mount namespaces), lttng-tools and babeltrace2: without them it fails saying what
  * is missing, unless MC_TEST_MAY_SKIP=1 allows a skip.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -232,6 +233,37 @@ static void reap_all(void)
 		;
 }
 
+/*
+ * Ends every process still parented to this one (a subreaper: detached daemons a failed
+ * test case did not stop end up here), so nothing outlives the test.
+ */
+static void kill_orphans(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[64], buf[512], *p;
+		int pid = atoi(de->d_name), ppid = 0;
+		FILE *fp;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		p = fgets(buf, sizeof(buf), fp) ? strrchr(buf, ')') : NULL;
+		fclose(fp);
+		if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == (int)getpid()) {
+			fprintf(stderr, "test_lttng_session: ending leftover process %d\n", pid);
+			kill(pid, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
 static void require_ready(void)
 {
 	const char *may = getenv("MC_TEST_MAY_SKIP");
@@ -313,6 +345,7 @@ static int group_teardown(void **state)
 		fprintf(stderr, "relayd: %s\n", err);
 		rc = -1;
 	}
+	kill_orphans();
 	reap_all();
 	/* The private daemon's run directory stays bound on /run/lttng in this process's mount
 	 * namespace (only here): unbind it, or it cannot be removed (EBUSY). */
