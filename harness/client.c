@@ -185,3 +185,19 @@ void mc_client_destroy(struct mc_client **clp)
 		zmq_ctx_term(cl->ctx);
 	free(cl);
 }
+
+json_t *mc_cluster_guests(const struct mc_common_opts *c, int timeout_ms, char *err, size_t errlen)
+{
+	struct mc_client *cl = mc_client_connect(c, err, errlen);
+	json_t *reply = NULL, *g = NULL;
+
+	if (!cl)
+		return NULL;
+	if (mc_client_call(cl, json_pack("{s:s}", "op", "ls"), timeout_ms, &reply) == 0 && reply)
+		g = json_incref(json_object_get(reply, "guests"));
+	else
+		snprintf(err, errlen, "the controller did not answer");
+	mc_client_destroy(&cl);
+	json_decref(reply);
+	return g;
+}

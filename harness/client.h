@@ -43,6 +43,13 @@ int mc_client_recv(struct mc_client *cl, int timeout_ms, json_t **msg, char **da
 /* One request, one reply. Returns 0 or negative as above. */
 int mc_client_call(struct mc_client *cl, json_t *req, int timeout_ms, json_t **reply);
 
+/*
+ * The guests of cluster c as its controller lists them (the "guests" array of an ls
+ * reply: name, state, ip, pid, hb_seq, failed_at_ms, ...), over a connection of its own.
+ * Returns NULL with err set when the cluster is not up or did not answer. Caller owns.
+ */
+json_t *mc_cluster_guests(const struct mc_common_opts *c, int timeout_ms, char *err, size_t errlen);
+
 /* Controller pid. */
 int mc_client_pid(const struct mc_client *cl);
 

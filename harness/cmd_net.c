@@ -24,8 +24,7 @@ int cmd_net(int argc, char **argv)
 {
 	struct mc_exec_opts e;
 	struct mc_topology t;
-	struct mc_client *cl;
-	json_t *reply = NULL;
+	json_t *guests;
 	char err[512], nbuf[16];
 	char **xargv;
 	int clear = 0, nk = 0, r;
@@ -84,21 +83,13 @@ int cmd_net(int argc, char **argv)
 		free(xargv);
 		return 2;
 	}
-	cl = mc_client_connect(&e.c, err, sizeof(err));
-	if (!cl) {
+	if (!(guests = mc_cluster_guests(&e.c, 30000, err, sizeof(err)))) {
 		fprintf(stderr, "microcosm net: %s\n", err);
 		free(xargv);
 		return 1;
 	}
-	r = mc_client_call(cl, json_pack("{s:s}", "op", "ls"), 30000, &reply);
-	mc_client_destroy(&cl);
-	if (r < 0 || !reply) {
-		fprintf(stderr, "microcosm net: the controller did not answer\n");
-		free(xargv);
-		return 1;
-	}
-	snprintf(nbuf, sizeof(nbuf), "%zu", json_array_size(json_object_get(reply, "guests")));
-	json_decref(reply);
+	snprintf(nbuf, sizeof(nbuf), "%zu", json_array_size(guests));
+	json_decref(guests);
 	xargv[0] = "mc-netem";
 	if (clear) {
 		xargv[1] = "--clear";

@@ -88,21 +88,12 @@ struct mc_run_faults *mc_run_faults_new(const struct mc_common_opts *c,
 	return f;
 }
 
-/* Every guest's heartbeat count (hb_seq), from the controller. */
+/* Every guest as the controller lists it now (state, hb_seq, failed_at_ms). */
 static json_t *guests_now(const struct mc_common_opts *c)
 {
 	char err[256];
-	struct mc_client *cl = mc_client_connect(c, err, sizeof(err));
-	json_t *reply = NULL, *g;
 
-	if (!cl)
-		return NULL;
-	if (mc_client_call(cl, json_pack("{s:s}", "op", "ls"), 10000, &reply) < 0)
-		reply = NULL;
-	mc_client_destroy(&cl);
-	g = reply ? json_incref(json_object_get(reply, "guests")) : NULL;
-	json_decref(reply);
-	return g;
+	return mc_cluster_guests(c, 10000, err, sizeof(err));
 }
 
 static uint64_t hb_of(json_t *guests, const char *name)
