@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # bench/trace_overhead.sh — what tracing costs: the allreduce and ring workloads at N ranks,
-# the same experiment run untraced and then traced (`run --trace`), in one invocation.
+# untraced and traced (`run --trace`), in one invocation; and whether the traced run's
+# events from N guests and the host merge into one trace babeltrace2 reads in time order.
 # Run by hand as root (not in CI):
-#   bench/trace_overhead.sh [BUILD_DIR] [N] [REPEAT]     (default: build 64 3)
-# Prints, per workload and message size, the median time per operation untraced and traced
-# and their ratio; writes bench-results/trace-overhead-N-<time>.json.
+#   bench/trace_overhead.sh [BUILD_DIR] [N] [ROUNDS]     (default: build 64 3)
+# Each round runs the experiment untraced, then traced (alternating, so a noisy host hurts
+# both alike). Prints, per workload and message size, the median time per operation
+# untraced and traced and their ratio, then the merge check of the last traced run;
+# writes bench-results/trace-overhead-N-<time>.json.
+# MC_BENCH_ALLREDUCE_ARGS / MC_BENCH_RING_ARGS replace the workloads' arguments
+# (defaults "--sizes 8,1K,64K --iters 50" and "--sizes 8,64K --iters 20"; launching 64
+# ranks takes minutes under TCG, so smaller ones keep a 64-rank round short).
+# MC_BENCH_KEEP=1 keeps the runs (and the traced runs' trace/) in a /tmp folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 n="${2:-64}"
-rep="${3:-3}"
+rounds="${3:-3}"
 MC="$build/harness/microcosm"
 work="$(mktemp -d /tmp/mc-bench-trace.XXXXXX)"
-# MC_BENCH_KEEP=1 keeps the runs (and the traced run's trace/) in $work
 trap '[ "${MC_BENCH_KEEP:-0}" = 1 ] && echo "runs kept in $work" >&2 || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 density=false
 [ "$n" -gt 200 ] && density=true
+yaml_args() { # "--sizes 8,1K --iters 5" -> [--sizes, "8,1K", --iters, "5"]
+	local out="" a
+	for a in $1; do out="$out${out:+, }\"$a\""; done
+	echo "[$out]"
+}
 cat >"$work/overhead.yaml" <<EOF
 name: trace-overhead-$n
 seed: 1
@@ -27,47 +38,96 @@ workloads:
   - name: allreduce
     kind: mpi
     program: mc-allreduce
-    args: [--sizes, "8,1K,64K", --iters, "50"]
-    repeat: $rep
+    args: $(yaml_args "${MC_BENCH_ALLREDUCE_ARGS:---sizes 8,1K,64K --iters 50}")
     timeout: 30m
   - name: ring
     kind: mpi
     program: mc-ring
-    args: [--sizes, "8,64K", --iters, "20"]
-    repeat: $rep
+    args: $(yaml_args "${MC_BENCH_RING_ARGS:---sizes 8,64K --iters 20}")
     timeout: 30m
 EOF
-for mode in off on; do
-	extra=()
-	[ "$mode" = on ] && extra=(--trace)
-	echo "bench/trace_overhead.sh: $n ranks, tracing $mode..." >&2
-	"$MC" run ${extra[@]+"${extra[@]}"} -c "benchtrace$$" -r "$work/runs-$mode" "$work/overhead.yaml" \
-		>"$work/$mode.out" 2>"$work/$mode.err" || { tail -20 "$work/$mode.err" >&2; exit 1; }
+: >"$work/runs.txt"
+for r in $(seq 1 "$rounds"); do
+	for mode in off on; do
+		extra=()
+		[ "$mode" = on ] && extra=(--trace)
+		echo "bench/trace_overhead.sh: $n ranks, round $r/$rounds, tracing $mode..." >&2
+		t0=$(date +%s)
+		"$MC" run ${extra[@]+"${extra[@]}"} -c "benchtrace$$" -r "$work/runs-$mode" \
+			"$work/overhead.yaml" >"$work/$mode-$r.out" 2>"$work/$mode-$r.err" ||
+			{ tail -20 "$work/$mode-$r.err" >&2; exit 1; }
+		echo "  $(($(date +%s) - t0)) s" >&2
+		echo "$mode $(tail -1 "$work/$mode-$r.out")" >>"$work/runs.txt"
+	done
 done
+last_on="$(awk '$1 == "on" { d = $2 } END { print d }' "$work/runs.txt")"
+echo "bench/trace_overhead.sh: merge check of $last_on..." >&2
+"$MC" trace summary --json "$last_on" >"$work/summary.json"
 mkdir -p "$root/bench-results"
 out="$root/bench-results/trace-overhead-$n-$(date -u +%Y%m%dT%H%M%SZ).json"
-python3 - "$(tail -1 "$work/off.out")" "$(tail -1 "$work/on.out")" "$n" "$out" <<'PY'
+/usr/bin/python3 - "$work/runs.txt" "$n" "$out" "$work/summary.json" <<'PY'
 import json, statistics, sys
-off, on, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-def figures(d):
-    s = json.load(open(f"{d}/summary.json"))["workloads"]
+import bt2
+runs_file, n, out, summary_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+runs = {"off": [], "on": []}
+for line in open(runs_file):
+    mode, d = line.split()
+    runs[mode].append(d)
+
+def figures(dirs):
     fig = {}
-    for w in s:
-        for rep in w["reps"]:
-            for r in rep["results"]:
-                if "bytes" not in r:
-                    continue
-                v = r.get("time_us_median", r.get("lap_us_median"))
-                if v is not None:
-                    fig.setdefault((w["workload"], r["bytes"]), []).append(v)
-    return {k: statistics.median(v) for k, v in fig.items()}
-a, b = figures(off), figures(on)
+    for d in dirs:
+        for w in json.load(open(f"{d}/summary.json"))["workloads"]:
+            for rep in w["reps"]:
+                for r in rep["results"]:
+                    v = r.get("time_us_median", r.get("lap_us_median"))
+                    if "bytes" in r and v is not None:
+                        fig.setdefault((w["workload"], r["bytes"]), []).append(v)
+    return {k: statistics.median(v) for k, v in fig.items()}, fig
+
+(a, araw), (b, braw) = figures(runs["off"]), figures(runs["on"])
 rows = []
-print(f"{'workload':<10} {'bytes':>7} {'off_us':>10} {'on_us':>10} {'ratio':>7}")
+print(f"{'workload':<10} {'bytes':>7} {'off_us':>10} {'on_us':>10} {'ratio':>7}  (medians of {len(runs['off'])} rounds)")
 for k in sorted(a):
     if k in b:
-        rows.append({"workload": k[0], "bytes": k[1], "off_us": a[k], "on_us": b[k], "ratio": b[k] / a[k]})
+        rows.append({"workload": k[0], "bytes": k[1], "off_us": a[k], "on_us": b[k],
+                     "ratio": b[k] / a[k], "off_all": araw[k], "on_all": braw[k]})
         print(f"{k[0]:<10} {k[1]:>7} {a[k]:>10.1f} {b[k]:>10.1f} {b[k] / a[k]:>7.3f}")
-json.dump({"ranks": n, "rows": rows, "untraced_run": off, "traced_run": on}, open(out, "w"), indent=2)
-print(f"median ratio {statistics.median(r['ratio'] for r in rows):.3f}; written to {out}")
+med = statistics.median(r["ratio"] for r in rows)
+print(f"median ratio {med:.3f}")
+
+# Merge check 1: microcosm trace summary (guest clocks shifted by the measured offsets).
+s = json.load(open(summary_file))
+hosts = sorted({t["hostname"] for t in s["check"]["traces"] if t["events"] > 0})
+guests = [h for h in hosts if h.startswith("g")]
+print(f"trace summary: {len(s['check']['traces'])} traces, events from {len(guests)} guests "
+      f"and {len(hosts) - len(guests)} host trace(s), {s['events']} events, in time order: "
+      f"{s['check']['in_order']}")
+# Merge check 2: babeltrace2's own muxer over the whole trace/ folder (after `trace align`
+# the offsets are in the metadata): every message's time no earlier than the one before.
+last = None
+count = 0
+disorder = 0
+seen = set()
+it = bt2.TraceCollectionMessageIterator(s["trace_dir"])
+for msg in it:
+    if type(msg) is not bt2._EventMessageConst:
+        continue
+    t = msg.default_clock_snapshot.ns_from_origin
+    if last is not None and t < last:
+        disorder += 1
+    last = t
+    count += 1
+    env = msg.event.stream.trace.environment
+    if "hostname" in env:
+        seen.add(str(env["hostname"]))
+print(f"babeltrace2: {count} events from {len(seen)} hostnames, "
+      f"{disorder} out of time order")
+json.dump({"ranks": n, "rows": rows, "median_ratio": med, "runs": runs,
+           "merge": {"summary_traces": len(s["check"]["traces"]), "guests": len(guests),
+                     "hostnames": len(hosts), "summary_in_order": s["check"]["in_order"],
+                     "bt2_events": count, "bt2_hostnames": len(seen),
+                     "bt2_out_of_order": disorder}},
+          open(out, "w"), indent=2)
+print(f"written to {out}")
 PY

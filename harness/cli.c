@@ -27,6 +27,8 @@ const char mc_up_usage[] =
         "                         (default: the built base disk)\n"
         "      --share DIR        host directory shared read-only into every guest at /share\n"
         "                         (virtio-9p; /share/bin on PATH, /share/lib on the library path)\n"
+        "      --events FILE      append every guest state change to FILE, one JSON line each\n"
+        "                         (default: events.jsonl in the cluster's state directory)\n"
         "      --density          QEMU without ASLR and with KSM merging: less memory per guest,\n"
         "                         weaker isolation between guests (see docs/density.md)\n"
         "      --parallel P       guests starting at once (default 2 x CPUs boot, 8 x CPUs clone)\n"
@@ -116,6 +118,7 @@ enum {
 	OPT_DENSITY,
 	OPT_SHARE,
 	OPT_IMAGE,
+	OPT_EVENTS,
 };
 
 void mc_cli_common_defaults(struct mc_common_opts *c)
@@ -232,6 +235,7 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	        {"density", no_argument, NULL, OPT_DENSITY},
 	        {"share", required_argument, NULL, OPT_SHARE},
 	        {"image", required_argument, NULL, OPT_IMAGE},
+	        {"events", required_argument, NULL, OPT_EVENTS},
 	        {"quiet", no_argument, NULL, 'q'},
 	        COMMON_LONGOPTS,
 	        {NULL, 0, NULL, 0},
@@ -348,6 +352,24 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 				return bad("up", "--image", optarg, "want an image name or a path");
 			snprintf(o->image, sizeof(o->image), "%s", optarg);
 			break;
+		case OPT_EVENTS: {
+			/* Made absolute: the controller runs from another directory. */
+			const char *base = strrchr(optarg, '/') ? strrchr(optarg, '/') + 1 : optarg;
+			char dir[PATH_MAX];
+
+			snprintf(dir, sizeof(dir), "%.*s", (int)(base - optarg), optarg);
+			if (!dir[0])
+				snprintf(dir, sizeof(dir), ".");
+			if (!base[0] || !strcmp(base, ".") || !strcmp(base, "..") ||
+			    !realpath(dir, o->events))
+				return bad("up", "--events", optarg,
+				           "want a file in an existing folder");
+			if (strlen(o->events) + strlen(base) + 2 > sizeof(o->events))
+				return bad("up", "--events", optarg, "path too long");
+			strcat(o->events, strcmp(o->events, "/") ? "/" : "");
+			strcat(o->events, base);
+			break;
+		}
 		case 'q':
 			o->quiet = 1;
 			break;

@@ -31,6 +31,7 @@ struct mc_up_opts {
 	int quiet;                /* no progress line */
 	char share[PATH_MAX];     /* host directory shared read-only at /share ("" = none) */
 	char image[PATH_MAX];     /* base disk: image name or qcow2 path ("" = the built one) */
+	char events[PATH_MAX];    /* guest state changes, one JSON line each ("" = state dir) */
 };
 
 /* A set of guests: "all", names ("g0003"), name ranges ("g0001-g0004"),

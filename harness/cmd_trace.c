@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "util.h"
 
 #ifndef MC_TRACE_SCRIPTS_DIR
 #error "MC_TRACE_SCRIPTS_DIR must name the folder holding summary.py and align.py"
@@ -102,8 +103,7 @@ static int is_dir(const char *path)
 
 int cmd_trace(int argc, char **argv)
 {
-	char trace_dir[PATH_MAX], script[PATH_MAX];
-	const char *dir = getenv("MC_TRACE_SCRIPTS");
+	char trace_dir[PATH_MAX];
 	struct trace_opts o;
 	char *args[5];
 	int n = 0, rc;
@@ -128,28 +128,10 @@ int cmd_trace(int argc, char **argv)
 		        o.run);
 		return 1;
 	}
-	if (!dir || !dir[0])
-		dir = MC_TRACE_SCRIPTS_DIR;
-	if ((size_t)snprintf(script, sizeof(script), "%s/%s", dir, o.script) >= sizeof(script)) {
-		fprintf(stderr, "microcosm trace: script folder %s: path too long\n", dir);
-		return 1;
-	}
-	if (access(script, R_OK) < 0) {
-		fprintf(stderr,
-		        "microcosm trace: script %s: %s (set MC_TRACE_SCRIPTS to the folder "
-		        "holding summary.py and align.py)\n",
-		        script, strerror(errno));
-		return 1;
-	}
-	args[n++] = "python3";
-	args[n++] = script;
 	if (o.json)
 		args[n++] = "--json";
 	args[n++] = (char *)o.run;
 	args[n] = NULL;
-	fflush(NULL);
-	execv(MC_TRACE_PYTHON, args);
-	fprintf(stderr, "microcosm trace: exec %s: %s (install python3 and python3-bt2)\n",
-	        MC_TRACE_PYTHON, strerror(errno));
-	return 1;
+	return mc_exec_python("microcosm trace", MC_TRACE_PYTHON, "MC_TRACE_SCRIPTS",
+	                      MC_TRACE_SCRIPTS_DIR, o.script, args);
 }

@@ -19,6 +19,12 @@ int cmd_net(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_fault(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_results(int argc, char **argv);
+extern const char mc_results_usage[];
+int cmd_compare(int argc, char **argv);
+extern const char mc_compare_usage[];
+int cmd_report(int argc, char **argv);
+extern const char mc_report_usage[];
 extern const char mc_net_usage[], mc_image_usage[], mc_fault_usage[], mc_trace_usage[];
 
 struct mc_exec_opts;

@@ -145,6 +145,31 @@ void ctl_fail_runs(struct ctl *c, struct guest *g, const char *why)
 	}
 }
 
+/* One line per state change, written whole with O_APPEND: a reader (the run directory,
+ * a person with tail -f) never sees half of one, and a controller crash loses none. */
+static void log_event(struct ctl *c, struct guest *g, enum mc_vm_state from, enum mc_vm_state to,
+                      const char *why)
+{
+	json_t *ev;
+	char *line;
+
+	if (c->events_fd < 0)
+		return;
+	ev = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "t_ms", (json_int_t)mc_wall_ms(), "guest",
+	               g->name, "from", mc_vm_state_name(from), "state", mc_vm_state_name(to),
+	               "boot", (int)g->boots, "reason", why);
+	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	if (line) {
+		size_t len = strlen(line);
+
+		line[len] = '\n';
+		if (write(c->events_fd, line, len + 1) != (ssize_t)(len + 1))
+			mc_debug("controller: events file: %s", strerror(errno));
+	}
+	free(line);
+	json_decref(ev);
+}
+
 void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const char *why)
 {
 	enum mc_vm_state next, prev = g->state;
@@ -157,6 +182,7 @@ void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const c
 	if (next == prev)
 		return;
 	g->state = next;
+	log_event(c, g, prev, next, next == MC_VM_FAILED && why ? why : "");
 	mc_trace_guest_state(g->name, mc_vm_state_name(next),
 	                     next == MC_VM_FAILED && why ? why : "");
 	if (prev == MC_VM_BOOTING)
@@ -1367,6 +1393,17 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	c->cfg = cfg;
 	c->n = cfg->n;
 	c->sigfd = c->epfd = -1;
+	{
+		char path[PATH_MAX + 16];
+
+		if (cfg->events[0])
+			snprintf(path, sizeof(path), "%s", cfg->events);
+		else
+			snprintf(path, sizeof(path), "%s/events.jsonl", cfg->dir);
+		c->events_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (c->events_fd < 0)
+			mc_warn("controller: events file %s: %s", path, strerror(errno));
+	}
 	mc_trace_open(); /* guest events, when the run traces (MC_TRACE=1) */
 	c->started_ms = mc_now_ms();
 	c->g = calloc(cfg->n, sizeof(*c->g));
@@ -1439,6 +1476,8 @@ report:
 	mc_info("controller: all guests down");
 out:
 	teardown(c);
+	if (c->events_fd >= 0)
+		close(c->events_fd);
 	mc_rm_rf(cfg->dir); /* overlays, identities, logs, the control socket */
 	if (c->zguest)
 		zmq_close(c->zguest);

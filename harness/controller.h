@@ -34,6 +34,7 @@ struct mc_ctl_config {
 	char tpl_stub[PATH_MAX];   /* stand-in kernel for clones */
 	int density;               /* emulators without ASLR, with KSM */
 	char share[PATH_MAX];      /* host directory every guest sees at /share ("" = none) */
+	char events[PATH_MAX];     /* guest state changes (JSON lines); "" = dir/events.jsonl */
 	char cache_dir[PATH_MAX];  /* where measured guest costs are kept */
 	char cost_key[96];         /* which kind of guest this cluster measures */
 	double cost_mib;           /* per-guest memory admission assumed, MiB */

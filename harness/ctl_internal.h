@@ -75,6 +75,7 @@ struct ctl {
 	unsigned n;
 	void *zctx, *zguest, *zcli;
 	int epfd, sigfd;
+	int events_fd; /* guest state changes, one JSON line each (-1: none) */
 	unsigned booting, next_start;
 	int shutting_down, done;
 	unsigned char down_client[MAX_CLIENT_ID];

@@ -46,12 +46,12 @@ struct qbuf {
 };
 
 static const char *const top_keys[] = {"name",    "seed",   "cluster", "network", "workloads",
-                                       "results", "faults", "tracing", NULL};
+                                       "results", "faults", "tracing", "repeat",  NULL};
 static const char *const tracing_keys[] = {"enabled", "events", NULL};
 static const char *const cluster_keys[] = {"guests",  "spawn",   "memory",    "vcpus",
                                            "kernel",  "density", "heartbeat", "heartbeat_timeout",
                                            "tb_size", "image",   "share",     NULL};
-static const char *const results_keys[] = {"dir", NULL};
+static const char *const results_keys[] = {"dir", "collect", NULL};
 static const char *const spawn_names[] = {"clone", "boot", NULL};
 static const char *const kind_names[] = {"mpi", "taskfarm", "exec", NULL};
 static const char *const mpi_keys[] = {"name", "kind",   "program", "args", "ranks",
@@ -1061,7 +1061,7 @@ static int parse_workload(struct pctx *c, const struct node *n, unsigned idx)
 			        c, map_get(n, "name")->line, join(p, path, "name"),
 			        "duplicate workload name \"%s\" (first at workloads[%u], line %d)",
 			        w->name, j, c->e->workloads[j].line);
-	w->repeat = 1;
+	w->repeat = c->e->repeat ? c->e->repeat : 1;
 	w->timeout_ms = 600000;
 	if ((r = field_uint(c, n, path, "repeat", 1, 10000, &w->repeat)) ||
 	    (r = field_ms(c, n, path, "timeout", 1000, 86400000, "a duration 1s..24h", 0,
@@ -1489,6 +1489,36 @@ static int parse_faults(struct pctx *c, const struct node *n)
 	return 0;
 }
 
+/* results.collect: [PATH, ...], absolute guest paths on the disk (under /data). */
+static int parse_collect(struct pctx *c, const struct node *n)
+{
+	struct mc_experiment *e = c->e;
+	char p[PATH_CAP];
+
+	if (!n || is_null(n))
+		return 0;
+	if (n->type != NODE_SEQ)
+		return expected(c, n, "results.collect", "a sequence of guest paths under /data");
+	if (n->n > MC_EXP_MAX_COLLECT)
+		return fail(c, n->line, "results.collect", "too many paths (at most %d)",
+		            MC_EXP_MAX_COLLECT);
+	for (size_t i = 0; i < n->n; i++) {
+		const struct node *v = n->kids[i];
+
+		snprintf(p, sizeof(p), "results.collect[%zu]", i);
+		if (v->type != NODE_SCALAR || is_null(v) || v->len >= sizeof(e->collect[0]) ||
+		    strncmp(v->str, "/data/", 6) != 0 || v->len == 6 || strstr(v->str, "/../") ||
+		    strstr(v->str, "/./") || strstr(v->str, "//") ||
+		    (v->len >= 3 && strcmp(v->str + v->len - 3, "/..") == 0))
+			return expected(c, v, p,
+			                "a path under /data (the guest's disk), e.g. /data/out or "
+			                "/data/out/*.csv");
+		memcpy(e->collect[i], v->str, v->len + 1);
+		e->n_collect++;
+	}
+	return 0;
+}
+
 static int parse_top(struct pctx *c, const struct node *root)
 {
 	struct mc_experiment *e = c->e;
@@ -1518,6 +1548,8 @@ static int parse_top(struct pctx *c, const struct node *root)
 	if ((v = map_get(root, "network")) != NULL &&
 	    (r = parse_link_map(c, v, "network", network_keys, "")))
 		return r;
+	if ((r = field_uint(c, root, "", "repeat", 1, 10000, &e->repeat)))
+		return r;
 	if ((r = parse_workloads(c, map_get(root, "workloads"))))
 		return r;
 	if ((v = map_get(root, "faults")) != NULL && (r = parse_faults(c, v)))
@@ -1527,7 +1559,8 @@ static int parse_top(struct pctx *c, const struct node *root)
 	if ((v = map_get(root, "results")) != NULL &&
 	    ((r = check_map(c, v, "results", results_keys, NULL, 0)) ||
 	     (r = field_str(c, v, "results", "dir", "a directory path", sizeof(e->results_dir) - 1,
-	                    e->results_dir))))
+	                    e->results_dir)) ||
+	     (r = parse_collect(c, map_get(v, "collect")))))
 		return r;
 	return 0;
 }
@@ -1859,6 +1892,15 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 			bad = 1;
 	jset(root, "workloads", wl, &bad);
 	jset(results, "dir", json_string(e->results_dir), &bad);
+	if (e->n_collect) {
+		json_t *col = json_array();
+
+		for (unsigned i = 0; i < e->n_collect; i++)
+			json_array_append_new(col, json_string(e->collect[i]));
+		jset(results, "collect", col, &bad);
+	}
+	if (e->repeat)
+		jset(root, "repeat", json_integer(e->repeat), &bad);
 	jset(root, "results", results, &bad);
 	if (e->tracing || e->n_trace_events) {
 		json_t *tr = json_object(), *evs = json_array();

@@ -112,8 +112,14 @@
  *         duration: 5s       1ms..24h, only for kinds that are reverted (hang, slow-cpu,
  *                            netem, ...); default: not reverted
  *         params: {quota: 20%}   the kind's parameters (fault.c), required ones included
+ *   repeat: 1                default repeat of every workload that does not set its own
  *   results:
  *     dir: runs              where run directories go; relative to the working directory
+ *     collect: [/data/out]   files the workloads leave on each guest's disk (mounted at
+ *                            /data in the guest), copied into the run directory's
+ *                            guests/<guest>/files/ after the run, also from guests that
+ *                            crashed or hung; absolute paths under /data, shell globs
+ *                            allowed (a * in the last part), at most 16
  *   tracing:                 LTTng traces of the run, in its trace/ (also: run --trace)
  *     enabled: false         true | false
  *     events: [microcosm_mpi:*]  UST event patterns; default: microcosm_* (harness, MPI
@@ -140,6 +146,7 @@
 #define MC_EXP_MATCH_MAX        128  /* bytes of after.match */
 #define MC_EXP_PARAM_MAX        63   /* bytes of a fault parameter value */
 #define MC_EXP_MAX_TRACE_EVENTS 16   /* tracing.events patterns */
+#define MC_EXP_MAX_COLLECT      16   /* results.collect paths */
 
 enum mc_exp_kind {
 	MC_EXP_MPI = 0,  /* an MPI program over the guests */
@@ -262,6 +269,9 @@ struct mc_experiment {
 	unsigned n_workloads;                              /* entries in workloads */
 	struct mc_exp_workload *workloads;                 /* owned; in run order; NULL when none */
 	char results_dir[PATH_MAX];                        /* results.dir */
+	unsigned n_collect;                                /* entries in collect */
+	char collect[MC_EXP_MAX_COLLECT][256];             /* results.collect: guest paths */
+	unsigned repeat;                                   /* top-level repeat; 0 = not given */
 	int tracing;                                       /* tracing.enabled */
 	unsigned n_trace_events;                           /* entries in trace_events */
 	char trace_events[MC_EXP_MAX_TRACE_EVENTS][64];    /* tracing.events; none = microcosm_* */

@@ -27,6 +27,11 @@ static const struct {
         {"fault", cmd_fault, mc_fault_usage, "inject a fault now (crash, hang, netem, kill, ...)"},
         {"image", cmd_image, mc_image_usage, "base disks with your own programs (libguestfs)"},
         {"trace", cmd_trace, mc_trace_usage, "summaries of a run's LTTng trace"},
+        {"report", cmd_report, mc_report_usage,
+         "an HTML report of a run (plots, no network needed)"},
+        {"results", cmd_results, mc_results_usage, "the catalog of runs: ls, show, reindex"},
+        {"compare", cmd_compare, mc_compare_usage,
+         "compare two runs' metrics; exit 1 on a regression (CI)"},
 };
 
 static void usage(FILE *fp)

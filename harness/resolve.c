@@ -89,6 +89,7 @@ int mc_up_resolve(const struct mc_up_opts *o, struct mc_ctl_config *cfg, char *e
 	cfg->clone = o->clone;
 	cfg->density = o->density;
 	snprintf(cfg->share, sizeof(cfg->share), "%s", o->share);
+	snprintf(cfg->events, sizeof(cfg->events), "%s", o->events);
 	return 0;
 }
 

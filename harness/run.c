@@ -8,13 +8,17 @@
  *   <results>/<name>-<UTC time>/
  *     spec.yaml            the file as given
  *     spec.json            the spec as resolved (defaults filled, seed)
- *     manifest.json        versions, host, seed, status (running → finished |
+ *     manifest.json        versions, host, seed, pid, status (running → finished |
  *                          failed | interrupted), timings
+ *     events.jsonl         every guest state change (the controller appends it)
  *     workloads/<name>/<rep>/stdout.jsonl, stderr.log, result.json
  *     guests.json          the guests at the end (state, boot time, reason)
- *     guests/<guest>/      console.log, qemu.log
- *     summary.json         one entry per workload: runs, failures, median seconds
+ *     guests/<guest>/      console.log, qemu.log, files/ (results.collect)
+ *     collected.json       what results.collect brought from each guest's disk
+ *     summary.json         per workload: runs, failures, median seconds; metrics
+ *                          (median and spread over repetitions); fault counts
  *
+ * docs/results.md describes every file.
  * Every JSON file is written atomically (temp + rename); output files are
  * appended as the workload runs, so a killed run leaves what it had.
  */
@@ -34,9 +38,12 @@
 #include <unistd.h>
 
 #include "assets.h"
+#include "catalog.h"
 #include "client.h"
+#include "collect.h"
 #include "image.h"
 #include "inject.h"
+#include "metrics.h"
 #include "mpirun.h"
 #include "run_faults.h"
 #include "run_trace.h"
@@ -640,12 +647,25 @@ static int topo_cb(void *ctx, const char *key, const char *value, char *err, siz
 	return 0;
 }
 
+/* This boot of the host: with the pid, it tells a live run from one that was killed. */
+static void boot_id(char *buf, size_t cap)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	buf[0] = '\0';
+	if (f) {
+		if (fgets(buf, (int)cap, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
 static json_t *manifest_new(const struct mc_experiment *e, const struct mc_run_opts *o,
                             uint64_t seed)
 {
 	struct utsname u;
 	struct mc_assets a;
-	char qemu[256], mpich[256], started[64], err[256];
+	char qemu[256], mpich[256], started[64], err[256], bid[64];
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 
 	uname(&u);
@@ -655,13 +675,15 @@ static json_t *manifest_new(const struct mc_experiment *e, const struct mc_run_o
 	utc_stamp(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ");
 	memset(&a, 0, sizeof(a));
 	mc_assets_load(mc_assets_cache_dir(), &a, err, sizeof(err));
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, "
-	                 "s:{s:s, s:s, s:i, s:I}, s:{}}",
+	boot_id(bid, sizeof(bid));
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s, s:s}, "
+	                 "s:{s:s, s:s, s:s, s:i, s:I}, s:{}}",
 	                 "name", e->name, "status", "running", "started", started, "seed",
-	                 (json_int_t)seed, "spec_file", o->file, "cluster", o->c.cluster,
-	                 "versions", "microcosm", MC_VERSION, "qemu", qemu, "mpich", mpich,
-	                 "guest_kernel", a.kernel_release, "assets", a.hash, "host", "kernel",
-	                 u.release, "machine", u.machine, "cpus", mc_host_ncpus(), "mem_mib",
+	                 (json_int_t)seed, "spec_file", o->file, "cluster", o->c.cluster, "pid",
+	                 (int)getpid(), "host_boot_id", bid, "versions", "microcosm", MC_VERSION,
+	                 "qemu", qemu, "mpich", mpich, "guest_kernel", a.kernel_release, "assets",
+	                 a.hash, "host", "hostname", u.nodename, "kernel", u.release, "machine",
+	                 u.machine, "cpus", mc_host_ncpus(), "mem_mib",
 	                 (json_int_t)((long long)pages * psz >> 20), "timings");
 }
 
@@ -710,6 +732,90 @@ static void collect_guests(const struct mc_run_opts *o, const char *rundir)
 	mc_client_destroy(&cl);
 }
 
+/* results.collect: sync the guests that still run, then copy the files from every guest's
+ * overlay (crashed and hung ones too) into guests/<guest>/files/; collected.json says
+ * what came from where and what could not be read. */
+static void collect_files(const struct mc_experiment *e, const struct mc_run_opts *o,
+                          const char *exe, const char *rundir, json_t *manifest)
+{
+	char cdir[PATH_MAX], out[PATH_MAX + 16], err[512], accel[8] = "tcg";
+	char *argv[] = {"microcosm",   "exec",
+	                "-c",          (char *)o->c.cluster,
+	                "--state-dir", (char *)o->c.state_dir,
+	                "--timeout",   "30s",
+	                "all",         "--",
+	                "sync",        NULL};
+	struct mc_collect_guest *gs;
+	const char *pats[MC_EXP_MAX_COLLECT];
+	json_t *guests, *g, *report = NULL;
+	struct mc_client *cl;
+	char(*disks)[PATH_MAX + 64];
+	size_t i, n = 0;
+	int log = open_out(rundir, "collect.log");
+	double t0 = now_s();
+
+	fprintf(stderr, "run: collecting %u path(s) from the guests' disks…\n", e->n_collect);
+	/* What a running guest has not written back yet is in its page cache, not on disk. */
+	wait_child(spawn_self(exe, argv, log, log), 60000, NULL);
+	if (log >= 0)
+		close(log);
+	if ((cl = mc_client_connect(&o->c, err, sizeof(err)))) {
+		json_t *st = NULL;
+
+		if (mc_client_call(cl, json_pack("{s:s}", "op", "status"), 30000, &st) == 0 && st &&
+		    json_string_value(json_object_get(st, "accel")))
+			snprintf(accel, sizeof(accel), "%s",
+			         json_string_value(json_object_get(st, "accel")));
+		json_decref(st);
+		mc_client_destroy(&cl);
+	}
+	guests = mc_cluster_guests(&o->c, 30000, err, sizeof(err));
+	gs = calloc(json_array_size(guests) + 1, sizeof(*gs));
+	disks = calloc(json_array_size(guests) + 1, sizeof(*disks));
+	if (!guests || !gs || !disks) {
+		fprintf(stderr, "run: collect: %s\n", guests ? "out of memory" : err);
+		json_object_set_new(manifest, "collect_error",
+		                    json_string(guests ? "out of memory" : err));
+		goto out;
+	}
+	mc_cluster_dir(&o->c, cdir, sizeof(cdir));
+	json_array_foreach(guests, i, g)
+	{
+		const char *name = json_string_value(json_object_get(g, "name"));
+
+		if (!name)
+			continue;
+		snprintf(disks[n], sizeof(disks[n]), "%s/guests/%s/disk.qcow2", cdir, name);
+		if (access(disks[n], R_OK) < 0)
+			continue; /* never started */
+		gs[n].name = name;
+		gs[n].disk = disks[n];
+		n++;
+	}
+	for (i = 0; i < e->n_collect; i++)
+		pats[i] = e->collect[i];
+	snprintf(out, sizeof(out), "%s/guests", rundir);
+	if (mc_collect_files(gs, n, pats, e->n_collect, out, accel, &report, err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "run: collect: %s\n", err);
+		json_object_set_new(manifest, "collect_error", json_string(err));
+	}
+	if (report) {
+		write_json(rundir, "collected.json", report);
+		fprintf(stderr, "run: collected %d files, %lld bytes from %zu guests in %.1f s\n",
+		        (int)json_integer_value(json_object_get(report, "files")),
+		        (long long)json_integer_value(json_object_get(report, "bytes")), n,
+		        json_real_value(json_object_get(report, "seconds")));
+	}
+out:
+	json_object_set_new(json_object_get(manifest, "timings"), "collect_s",
+	                    json_real(now_s() - t0));
+	json_decref(report);
+	json_decref(guests);
+	free(gs);
+	free(disks);
+}
+
 /* The files the cluster section names exist, before anything starts. */
 static int check_cluster_files(const struct mc_experiment *e, char *err, size_t errlen)
 {
@@ -737,7 +843,8 @@ static int check_cluster_files(const struct mc_experiment *e, char *err, size_t 
 /* summary.json: {"workloads": [...], "faults": {...} (when the file has a plan)}. */
 static void write_summary(const char *rundir, json_t *workloads, json_t *faults)
 {
-	json_t *doc = json_pack("{s:O}", "workloads", workloads);
+	json_t *doc = json_pack("{s:O, s:o}", "workloads", workloads, "metrics",
+	                        mc_metrics_from_summary(workloads));
 
 	if (faults)
 		json_object_set(doc, "faults", faults);
@@ -751,7 +858,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	struct sigaction sa = {.sa_handler = on_signal}, old[3];
 	struct topo_ctx tc;
 	char exe[PATH_MAX], stamp[32], err[512], base[PATH_MAX], nbuf[16], mem[32], vc[16];
-	char hb[32], hbt[32], tbs[16], gbuf[16];
+	char hb[32], hbt[32], tbs[16], gbuf[16], events[PATH_MAX + 16];
 	uint64_t seed = o->seed_set ? o->seed : e->seed_set ? e->seed : 0;
 	json_t *manifest = NULL, *spec, *summary = json_array(), *timings;
 	json_t *summary_lines = json_array(), *fault_counts = NULL;
@@ -832,11 +939,17 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	}
 	write_json(rundir, "spec.json", spec);
 	json_decref(spec);
+	snprintf(events, sizeof(events), "%s/events.jsonl", rundir);
 	manifest = manifest_new(e, o, seed);
 	timings = json_object_get(manifest, "timings");
 	write_json(rundir, "manifest.json", manifest);
 	fprintf(stderr, "run: %s: seed %llu, cluster '%s', results in %s\n", e->name,
 	        (unsigned long long)seed, o->c.cluster, rundir);
+	if (mc_catalog_index_run(base, rundir, err, sizeof(err)) < 0)
+		fprintf(stderr,
+		        "run: catalog: %s (the run goes on; `microcosm results reindex %s` "
+		        "catches up)\n",
+		        err, base);
 	if (e->n_faults) {
 		json_object_set_new(manifest, "fault_seed", json_integer((json_int_t)fseed));
 		write_json(rundir, "manifest.json", manifest);
@@ -920,6 +1033,8 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			argv[n++] = "--share";
 			argv[n++] = (char *)e->cluster.share;
 		}
+		argv[n++] = "--events";
+		argv[n++] = events;
 		argv[n] = NULL;
 		t_up = now_s();
 		st = wait_child(spawn_self(exe, argv, STDERR_FILENO, -1), 0, NULL);
@@ -992,11 +1107,13 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		for (unsigned r = 0; r < w->repeat && !interrupted; r++) {
 			char dir[PATH_MAX + 128];
 			struct rep_result rr = {0};
+			int64_t t_started;
 			json_t *res;
 
 			snprintf(dir, sizeof(dir), "%s/workloads/%s/%u", rundir, w->name, r);
 			mc_mkdir_p(dir, 0755);
 			fprintf(stderr, "run: %s %u/%u…\n", w->name, r + 1, w->repeat);
+			t_started = mc_wall_ms();
 			/* A plan's times count from the start of its workload's first run. */
 			if (runner && r == 0) {
 				mc_run_faults_begin(runner, wi, dir);
@@ -1012,8 +1129,10 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 				active_faults = NULL;
 				mc_run_faults_end(runner);
 			}
-			res = json_pack("{s:s, s:i, s:b, s:f, s:o}", "workload", w->name, "rep",
-			                (int)r, "ok", rr.ok, "seconds", rr.seconds, "results",
+			res = json_pack("{s:s, s:i, s:b, s:f, s:I, s:I, s:o}", "workload", w->name,
+			                "rep", (int)r, "ok", rr.ok, "seconds", rr.seconds,
+			                "started_ms", (json_int_t)t_started, "ended_ms",
+			                (json_int_t)mc_wall_ms(), "results",
 			                json_lines(dir, "stdout.jsonl"));
 			if (!rr.ok)
 				json_object_set_new(res, "failure", json_string(rr.failure));
@@ -1073,6 +1192,8 @@ finish:
 		mc_run_trace_stop(&tracer, &o->c); /* guests flush before the cluster goes */
 		trace_preload = "";
 	}
+	if (upped && e->n_collect)
+		collect_files(e, o, exe, rundir, manifest);
 	collect_guests(o, rundir);
 	if (upped && !o->keep) {
 		char *argv[] = {"microcosm",   "down",
@@ -1081,9 +1202,12 @@ finish:
 		                NULL};
 		int saved = interrupted;
 
+		double t0 = now_s();
+
 		interrupted = 0; /* teardown must run to the end */
 		wait_child(spawn_self(exe, argv, STDERR_FILENO, -1), 0, NULL);
 		interrupted = saved;
+		json_object_set_new(timings, "down_s", json_real(now_s() - t0));
 	}
 	{
 		char ended[64];
@@ -1093,6 +1217,8 @@ finish:
 	}
 	write_summary(rundir, summary, fault_counts);
 	write_json(rundir, "manifest.json", manifest);
+	if (mc_catalog_index_run(base, rundir, err, sizeof(err)) < 0)
+		fprintf(stderr, "run: catalog: %s\n", err);
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &old[i], NULL);
 

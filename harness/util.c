@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,46 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+void mc_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int mc_exec_python(const char *who, const char *python, const char *env_var,
+                   const char *default_dir, const char *script, char *const args[])
+{
+	const char *dir = getenv(env_var);
+	char path[PATH_MAX], *argv[20];
+	int n = 0;
+
+	if (!dir || !dir[0])
+		dir = default_dir;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, script) >= sizeof(path)) {
+		fprintf(stderr, "%s: script folder %s: path too long\n", who, dir);
+		return 1;
+	}
+	if (access(path, R_OK) < 0) {
+		fprintf(stderr, "%s: script %s: %s (set %s to the folder holding %s)\n", who, path,
+		        strerror(errno), env_var, script);
+		return 1;
+	}
+	argv[n++] = "python3";
+	argv[n++] = path;
+	for (size_t i = 0; args && args[i] && n < 19; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	fflush(NULL);
+	execv(python, argv);
+	fprintf(stderr, "%s: exec %s: %s (install python3)\n", who, python, strerror(errno));
+	return 1;
+}
 
 int64_t mc_now_ms(void)
 {

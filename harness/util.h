@@ -7,6 +7,17 @@
 
 #define MC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* snprintf into err[0..errlen) (nothing when err is NULL or errlen 0): the error message of
+ * functions that take (char *err, size_t errlen). */
+__attribute__((format(printf, 3, 4))) void mc_errf(char *err, size_t errlen, const char *fmt, ...);
+
+/* Replaces the process with `python dir/script args...` (args NULL-terminated, at most 16):
+ * how the CLI runs its Python parts (trace summaries, reports). dir comes from the
+ * environment variable env_var when set, else default_dir. Returns 1 only when that
+ * cannot be done, after printing why, prefixed with who ("microcosm report"). */
+int mc_exec_python(const char *who, const char *python, const char *env_var,
+                   const char *default_dir, const char *script, char *const args[]);
+
 /* Monotonic time in milliseconds (CLOCK_MONOTONIC). */
 int64_t mc_now_ms(void);
 

@@ -945,6 +945,10 @@ static int enable_events(const char *name, const char *const patterns[], char *e
 		}
 		snprintf(ch->name, sizeof(ch->name), "%s", chname);
 		ch->attr.switch_timer_interval = 500000; /* us */
+		ch->attr.read_timer_interval = 0;
+		/* No buffer-usage sampling (nothing here uses triggers): one wake-up a second
+		 * less per channel, which matters to a guest sharing a host core with dozens. */
+		lttng_channel_set_monitor_timer_interval(ch, 0);
 		ret = lttng_enable_channel(h, ch);
 		lttng_channel_destroy(ch);
 		if (ret < 0 && ret != -LTTNG_ERR_UST_CHAN_EXIST && k == 1) {

@@ -404,6 +404,38 @@ static void test_tracing(void **state)
 	             "t.yaml:3: tracing.enabled: expected true or false, got \"maybe\"");
 }
 
+/* Top-level repeat is every workload's default; results.collect takes guest paths on the
+ * disk (/data) only. */
+static void test_repeat_and_collect(void **state)
+{
+	struct mc_experiment *e =
+	        parse_ok("name: r\nrepeat: 3\nworkloads:\n  - {name: a, kind: exec, program: x}\n"
+	                 "  - {name: b, kind: exec, program: x, repeat: 1}\nresults:\n"
+	                 "  collect: [/data/out, \"/data/logs/*.csv\"]\n");
+
+	(void)state;
+	assert_int_equal(e->repeat, 3);
+	assert_int_equal(e->workloads[0].repeat, 3);
+	assert_int_equal(e->workloads[1].repeat, 1);
+	assert_int_equal(e->n_collect, 2);
+	assert_string_equal(e->collect[1], "/data/logs/*.csv");
+	mc_experiment_destroy(&e);
+	e = parse_ok("name: r\nworkloads:\n  - {name: a, kind: exec, program: x}\n");
+	assert_int_equal(e->workloads[0].repeat, 1);
+	assert_int_equal(e->n_collect, 0);
+	mc_experiment_destroy(&e);
+	expect_error(
+	        "name: r\nresults:\n  collect: [/tmp/out]\n",
+	        "t.yaml:3: results.collect[0]: expected a path under /data (the guest's disk), "
+	        "e.g. /data/out or /data/out/*.csv, got \"/tmp/out\"");
+	expect_error(
+	        "name: r\nresults:\n  collect: [/data/../etc]\n",
+	        "t.yaml:3: results.collect[0]: expected a path under /data (the guest's disk), "
+	        "e.g. /data/out or /data/out/*.csv, got \"/data/../etc\"");
+	expect_error("name: r\nrepeat: 0\n",
+	             "t.yaml:2: repeat: expected an integer 1..10000, got \"0\"");
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -418,7 +450,7 @@ static void test_errors(void **state)
 	         "exec)"},
 	        {"name: r\nseed: 1\nclustr:\n  guests: 4\n",
 	         "t.yaml:3: clustr: unknown field (expected name, seed, cluster, network, "
-	         "workloads, results, faults, tracing)"},
+	         "workloads, results, faults, tracing, repeat)"},
 	        /* Syntax errors carry libyaml's line and problem. */
 	        {"name: r\ncluster:\n  guests: 4\n bad: 1\n",
 	         "t.yaml:4: syntax error: did not find expected key (while parsing a block "
@@ -530,7 +562,7 @@ static void test_errors(void **state)
 	        {"name: r\nresults: {dir: \"\"}\n",
 	         "t.yaml:2: results.dir: expected a directory path, got \"\""},
 	        {"name: r\nresults: {path: x}\n",
-	         "t.yaml:2: results.path: unknown field (expected dir)"},
+	         "t.yaml:2: results.path: unknown field (expected dir, collect)"},
 	        /* Workloads: fields per kind, cross-field limits. */
 	        {"name: r\nworkloads:\n  - name: a\n    kind: exec\n    program: x\n    ranks: 4\n",
 	         "t.yaml:6: workloads[0].ranks: unknown field for kind exec (expected name, kind, "
@@ -591,7 +623,7 @@ static void test_errors(void **state)
 	        /* Long or odd keys are quoted in the path. */
 	        {"name: r\n\"a b\\n\": 1\n",
 	         "t.yaml:2: \"a b\\n\": unknown field (expected name, seed, cluster, network, "
-	         "workloads, results, faults, tracing)"},
+	         "workloads, results, faults, tracing, repeat)"},
 	};
 
 	(void)state;
@@ -708,7 +740,7 @@ static void test_limits(void **state)
 		sb_add(&b, "]");
 	sb_add(&b, "\n");
 	expect_error(b.s, "t.yaml:2: x: unknown field (expected name, seed, cluster, network, "
-	                  "workloads, results, faults, tracing)");
+	                  "workloads, results, faults, tracing, repeat)");
 	b.len = 0;
 
 	/* Over 1 MiB. */
@@ -933,6 +965,7 @@ int main(void)
 	        cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_image_and_share),
 	        cmocka_unit_test(test_tracing),
+	        cmocka_unit_test(test_repeat_and_collect),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_load_errors),
 	        cmocka_unit_test(test_network_each),
