@@ -10,7 +10,8 @@
 # writes bench-results/trace-overhead-N-<time>.json.
 # MC_BENCH_ALLREDUCE_ARGS / MC_BENCH_RING_ARGS replace the workloads' arguments
 # (defaults "--sizes 8,1K,64K --iters 50" and "--sizes 8,64K --iters 20"; launching 64
-# ranks takes minutes under TCG, so smaller ones keep a 64-rank round short).
+# ranks takes minutes under TCG, so smaller ones keep a 64-rank round short);
+# MC_BENCH_RING_ARGS=none leaves the ring out.
 # MC_BENCH_KEEP=1 keeps the runs (and the traced runs' trace/) in a /tmp folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,6 +41,8 @@ workloads:
     program: mc-allreduce
     args: $(yaml_args "${MC_BENCH_ALLREDUCE_ARGS:---sizes 8,1K,64K --iters 50}")
     timeout: 30m
+EOF
+[ "${MC_BENCH_RING_ARGS:-}" = none ] || cat >>"$work/overhead.yaml" <<EOF
   - name: ring
     kind: mpi
     program: mc-ring

@@ -532,11 +532,42 @@ static json_t *scan_reps(const char *rundir)
 }
 
 /* The files of one run as the catalog and `show` read them. */
+/* {injected, failed, not_injected, detected} counted from RUN/faults.jsonl; NULL when there
+ * is no such file. Lines that do not parse (the last one of a killed run) are skipped. */
+static json_t *tally_faults(const char *rundir)
+{
+	char path[PATH_MAX + 32], *text = NULL, *line, *save = NULL;
+	int injected = 0, failed = 0, not_injected = 0, detected = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/faults.jsonl", rundir);
+	if (mc_read_file(path, 64u << 20, &text, &len) < 0)
+		return NULL;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *r = json_loads(line, 0, NULL);
+		const char *type = json_string_value(json_object_get(r, "type"));
+		const char *outcome = json_string_value(json_object_get(r, "outcome"));
+
+		if (type && !strcmp(type, "detection"))
+			detected++;
+		else if (type && !strcmp(type, "fault") && outcome)
+			*(!strcmp(outcome, "injected") ? &injected
+			  : !strcmp(outcome, "failed") ? &failed
+			                               : &not_injected) += 1;
+		json_decref(r);
+	}
+	free(text);
+	return json_pack("{s:i, s:i, s:i, s:i, s:s}", "injected", injected, "failed", failed,
+	                 "not_injected", not_injected, "detected", detected, "from",
+	                 "faults.jsonl (the run did not count them)");
+}
+
 struct run_files {
 	json_t *manifest;    /* required: an object */
 	json_t *summary;     /* NULL: missing or unreadable */
 	json_t *guests;      /* NULL: missing or unreadable; else an array */
 	json_t *spec;        /* NULL: missing or unreadable */
+	json_t *tally;       /* fault counts from faults.jsonl, when nothing else has them */
 	char problems[1024]; /* the files that are there but could not be read, "; "-joined */
 	int no_summary;      /* 1: there is no summary.json */
 	int no_guests;       /* 1: there is no guests.json */
@@ -548,6 +579,7 @@ static void run_files_fini(struct run_files *f)
 	json_decref(f->summary);
 	json_decref(f->guests);
 	json_decref(f->spec);
+	json_decref(f->tally);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -608,16 +640,22 @@ static int run_files_load(const char *rundir, struct run_files *f, char *err, si
 	f->summary = load_optional(rundir, "summary.json", 0, f, &f->no_summary);
 	f->guests = load_optional(rundir, "guests.json", 1, f, &f->no_guests);
 	f->spec = load_optional(rundir, "spec.json", 0, f, NULL);
+	if (!json_is_object(json_object_get(f->summary, "faults")) &&
+	    !json_is_object(json_object_get(f->manifest, "faults")))
+		f->tally = tally_faults(rundir);
 	return 0;
 }
 
-/* The fault counts: summary.json's, else the manifest's; borrowed, may be NULL. */
+/* The fault counts: summary.json's, else the manifest's, else counted from faults.jsonl (a run
+ * killed before it wrote them); borrowed, may be NULL. */
 static json_t *fault_counts(const struct run_files *f)
 {
 	json_t *j = json_object_get(f->summary, "faults");
 
 	if (!json_is_object(j))
 		j = json_object_get(f->manifest, "faults");
+	if (!json_is_object(j))
+		j = f->tally;
 	return json_is_object(j) ? j : NULL;
 }
 
