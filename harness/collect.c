@@ -28,6 +28,20 @@ static void note(struct tally *t, const char *fmt, const char *a, const char *b)
 	json_array_append_new(t->errors, json_string(msg));
 }
 
+/* Collapses runs of '/' in place ("/out//a" -> "/out/a": libguestfs' glob and find results
+ * join with one too many) and drops a trailing one. */
+static void squeeze_slashes(char *p)
+{
+	char *w = p;
+
+	for (char *r = p; *r; r++)
+		if (!(*r == '/' && w > p && w[-1] == '/'))
+			*w++ = *r;
+	if (w > p + 1 && w[-1] == '/')
+		w--;
+	*w = '\0';
+}
+
 /* A guest's path (relative to its disk's root) is safe to place under a host folder. */
 static int safe_rel(const char *p)
 {
@@ -111,10 +125,8 @@ static void copy_pattern(guestfs_h *g, const char *pattern, const char *dest, st
 		note(t, "%s: nothing there%s", pattern, NULL);
 	for (size_t i = 0; matches[i] && !t->over; i++) {
 		char *m = matches[i];
-		size_t len = strlen(m);
 
-		if (len > 1 && m[len - 1] == '/')
-			m[len - 1] = '\0';
+		squeeze_slashes(m);
 		if (guestfs_is_dir(g, m) == 1) {
 			char **found = guestfs_find(g, m);
 
@@ -122,6 +134,7 @@ static void copy_pattern(guestfs_h *g, const char *pattern, const char *dest, st
 				char p[PATH_MAX * 2];
 
 				snprintf(p, sizeof(p), "%s/%s", m, found[k]);
+				squeeze_slashes(p);
 				if (guestfs_is_file(g, p) == 1)
 					copy_one(g, p, dest, t);
 			}

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fault.h"
 #include "faultplan.h"
+#include "policies/policy.h"
 #include "util.h"
 
 /* A YAML node with the line it starts on: the tree the parser's events build. */
@@ -45,8 +46,9 @@ struct qbuf {
 	char s[200];
 };
 
-static const char *const top_keys[] = {"name",    "seed",   "cluster", "network", "workloads",
-                                       "results", "faults", "tracing", "repeat",  NULL};
+static const char *const top_keys[] = {"name",       "seed",     "cluster", "network", "workloads",
+                                       "results",    "faults",   "tracing", "repeat",  "policy",
+                                       "prediction", "simulate", NULL};
 static const char *const tracing_keys[] = {"enabled", "events", NULL};
 static const char *const cluster_keys[] = {"guests",  "spawn",   "memory",    "vcpus",
                                            "kernel",  "density", "heartbeat", "heartbeat_timeout",
@@ -103,6 +105,12 @@ static const char *const heartbeat_keys[] = {"event", "guest", "count", NULL};
 static const char *const dist_names[] = {"exponential", "weibull", NULL};
 static const char *const exponential_keys[] = {"kind", "mtbf", NULL};
 static const char *const weibull_keys[] = {"kind", "shape", "scale", NULL};
+static const char *const prediction_keys[] = {"lead", "recall", "precision", NULL};
+static const char *const policy_keys[] = {"name", "params", NULL};
+static const char *const simulate_keys[] = {"work",         "checkpoint_cost", "restart_cost",
+                                            "migrate_cost", "nodes",           "spares",
+                                            "failures",     "limit",           NULL};
+static const char *const failure_models[] = {"renewal", "plan", NULL};
 
 #define DAY_MS  86400000ull            /* 24h */
 #define YEAR_MS (8760ull * 3600000ull) /* 8760h */
@@ -1489,6 +1497,191 @@ static int parse_faults(struct pctx *c, const struct node *n)
 	return 0;
 }
 
+/* ---- prediction, policy, simulate (docs/policies.md) ---- */
+
+#define HOURS_MS(h) (3600000ull * (h))
+
+/* A number 0..1 (above 0 when !zero_ok): digits with an optional fraction, as 0.8 or 1. */
+static int field_share(struct pctx *c, const struct node *m, const char *path, const char *key,
+                       int zero_ok, double *out)
+{
+	const struct node *v = map_get(m, key);
+	const char *s;
+	char p[PATH_CAP], *end;
+	double d = -1;
+
+	if (!v)
+		return 0;
+	s = scalar(v);
+	if (s && (isdigit((unsigned char)s[0]) || s[0] == '.')) {
+		errno = 0;
+		d = strtod(s, &end);
+		if (errno || *end)
+			d = -1;
+	}
+	if (!(d >= 0 && d <= 1) || (!zero_ok && d == 0))
+		return expected(c, v, join(p, path, key),
+		                zero_ok ? "a number 0..1, e.g. 0.8"
+		                        : "a number above 0 and at most 1, e.g. 0.9");
+	*out = d;
+	return 0;
+}
+
+static int parse_prediction(struct pctx *c, const struct node *n)
+{
+	struct mc_exp_prediction *pr = &c->e->prediction;
+	int r;
+
+	if (is_null(n))
+		return 0;
+	pr->recall = 1;
+	pr->precision = 1;
+	if ((r = check_map(c, n, "prediction", prediction_keys, NULL, 0)) ||
+	    (r = required(c, n, "prediction", "lead")) ||
+	    (r = field_ms(c, n, "prediction", "lead", 1, DAY_MS, "a duration 1ms..24h", 0,
+	                  &pr->lead_ms)) ||
+	    (r = field_share(c, n, "prediction", "recall", 1, &pr->recall)) ||
+	    (r = field_share(c, n, "prediction", "precision", 0, &pr->precision)))
+		return r;
+	pr->set = 1;
+	pr->line = n->line;
+	return 0;
+}
+
+/* The line of key's value in mapping m, or m's line. */
+static int line_of(const struct node *m, const char *key)
+{
+	const struct node *v = map_get(m, key);
+
+	return v ? v->line : m->line;
+}
+
+static int parse_policy(struct pctx *c, const struct node *n)
+{
+	struct mc_exp_policy *po = &c->e->policy;
+	struct mc_policy_param pp[MC_EXP_MAX_POLICY_PARAMS];
+	const struct node *v, *params;
+	char p[PATH_CAP], why[320];
+	struct qbuf q;
+	int r;
+
+	if (is_null(n))
+		return 0;
+	if ((r = check_map(c, n, "policy", policy_keys, NULL, 0)) ||
+	    (r = required(c, n, "policy", "name")) ||
+	    (r = field_str(c, n, "policy", "name", "a policy name or a path to a shared library",
+	                   sizeof(po->name) - 1, po->name)))
+		return r;
+	v = map_get(n, "name");
+	po->line = v->line;
+	if (!mc_policy_is_path(po->name) && !mc_policy_builtin(po->name))
+		return fail(c, v->line, "policy.name",
+		            "unknown policy %s (expected %s, or a PATH.so)",
+		            quote(v->str, v->len, &q), mc_policy_builtin_names());
+	params = map_get(n, "params");
+	if (params &&
+	    (r = check_map(c, params, "policy.params", NULL, NULL, MC_EXP_MAX_POLICY_PARAMS)))
+		return r;
+	for (size_t i = 0; params && params->type == NODE_MAP && i + 1 < params->n; i += 2) {
+		const struct node *kn = params->kids[i], *pv = params->kids[i + 1];
+		struct mc_exp_param *dst = &po->params[po->n_params];
+		const char *s = scalar(pv);
+
+		join(p, "policy.params", key_text(kn, &q));
+		if (kn->len == 0 || kn->len >= sizeof(dst->key) || memchr(kn->str, '\0', kn->len))
+			return fail(c, kn->line, p, "a key of 1-31 bytes");
+		if (!s || pv->len > MC_EXP_PARAM_MAX)
+			return expected(c, pv, p, "a value of at most 63 bytes");
+		memcpy(dst->key, kn->str, kn->len + 1);
+		memcpy(dst->value, s, pv->len + 1);
+		po->n_params++;
+	}
+	for (unsigned i = 0; i < po->n_params; i++) {
+		pp[i].key = po->params[i].key;
+		pp[i].value = po->params[i].value;
+	}
+	why[0] = '\0';
+	if (mc_policy_check_builtin(po->name, pp, po->n_params, why, sizeof(why)) == -EINVAL) {
+		/* The built-ins write "KEY: what is wrong". */
+		const char *colon = strstr(why, ": ");
+
+		if (colon && (size_t)(colon - why) < 32) {
+			char key[32];
+
+			memcpy(key, why, (size_t)(colon - why));
+			key[colon - why] = '\0';
+			join(p, "policy.params", key);
+			return fail(c, params ? line_of(params, key) : po->line, p, "%s",
+			            colon + 2);
+		}
+		return fail(c, po->line, "policy.params", "%s", why);
+	}
+	po->set = 1;
+	return 0;
+}
+
+/* A cost: a duration 0ms..24h or "measured". */
+static int field_cost(struct pctx *c, const struct node *m, const char *key,
+                      struct mc_exp_cost *out)
+{
+	const struct node *v = map_get(m, key);
+	const char *s;
+
+	out->line = m->line;
+	if (!v)
+		return 0;
+	out->line = v->line;
+	s = scalar(v);
+	if (s && strcmp(s, "measured") == 0) {
+		out->measured = 1;
+		out->ms = 0;
+		return 0;
+	}
+	return field_ms(c, m, "simulate", key, 0, DAY_MS,
+	                "a duration 0ms..24h or measured (the median from the results catalog)", 0,
+	                &out->ms);
+}
+
+static int parse_simulate(struct pctx *c, const struct node *n)
+{
+	struct mc_exp_simulate *sm = &c->e->simulate;
+	const struct node *v;
+	int r, fk = 0;
+
+	if (is_null(n))
+		return 0;
+	if ((r = check_map(c, n, "simulate", simulate_keys, NULL, 0)) ||
+	    (r = required(c, n, "simulate", "work")) ||
+	    (r = field_ms(c, n, "simulate", "work", 1000, HOURS_MS(87600), "a duration 1s..87600h",
+	                  0, &sm->work_ms)) ||
+	    (r = field_cost(c, n, "checkpoint_cost", &sm->checkpoint)) ||
+	    (r = field_cost(c, n, "restart_cost", &sm->restart)) ||
+	    (r = field_cost(c, n, "migrate_cost", &sm->migrate)) ||
+	    (r = field_uint(c, n, "simulate", "nodes", 1, 10000000, &sm->nodes)) ||
+	    (r = field_enum(c, n, "simulate", "failures", "failure model", failure_models, &fk)) ||
+	    (r = field_ms(c, n, "simulate", "limit", 1000, HOURS_MS(876000),
+	                  "a duration 1s..876000h or auto", 1, &sm->limit_ms)))
+		return r;
+	if ((v = map_get(n, "spares")) != NULL) {
+		const char *s = scalar(v);
+		uint64_t k;
+
+		if (s && strcmp(s, "unlimited") == 0) {
+			sm->spares_limited = 0;
+		} else if (!s || mc_parse_u64(s, 0, 10000000, &k)) {
+			return expected(c, v, "simulate.spares",
+			                "an integer 0..10000000 or unlimited");
+		} else {
+			sm->spares_limited = 1;
+			sm->spares = (unsigned)k;
+		}
+	}
+	sm->plan_failures = fk;
+	sm->set = 1;
+	sm->line = n->line;
+	return 0;
+}
+
 /* results.collect: [PATH, ...], absolute guest paths on the disk (under /data). */
 static int parse_collect(struct pctx *c, const struct node *n)
 {
@@ -1555,6 +1748,12 @@ static int parse_top(struct pctx *c, const struct node *root)
 	if ((v = map_get(root, "faults")) != NULL && (r = parse_faults(c, v)))
 		return r;
 	if ((v = map_get(root, "tracing")) != NULL && (r = parse_tracing(c, v)))
+		return r;
+	if ((v = map_get(root, "prediction")) != NULL && (r = parse_prediction(c, v)))
+		return r;
+	if ((v = map_get(root, "policy")) != NULL && (r = parse_policy(c, v)))
+		return r;
+	if ((v = map_get(root, "simulate")) != NULL && (r = parse_simulate(c, v)))
 		return r;
 	if ((v = map_get(root, "results")) != NULL &&
 	    ((r = check_map(c, v, "results", results_keys, NULL, 0)) ||
@@ -1853,6 +2052,50 @@ static json_t *json_faults(const struct mc_experiment *e, int *bad)
 	return o;
 }
 
+static json_t *json_cost(const struct mc_exp_cost *k)
+{
+	return k->measured ? json_string("measured") : json_duration(k->ms);
+}
+
+/* prediction, policy and simulate, when the file has them. */
+static void json_ft(const struct mc_experiment *e, json_t *root, int *bad)
+{
+	if (e->prediction.set) {
+		json_t *o = json_object();
+
+		jset(o, "lead", json_duration(e->prediction.lead_ms), bad);
+		jset(o, "recall", json_real(e->prediction.recall), bad);
+		jset(o, "precision", json_real(e->prediction.precision), bad);
+		jset(root, "prediction", o, bad);
+	}
+	if (e->policy.set) {
+		json_t *o = json_object(), *params = json_object();
+
+		jset(o, "name", json_string(e->policy.name), bad);
+		for (unsigned i = 0; i < e->policy.n_params; i++)
+			jset(params, e->policy.params[i].key,
+			     json_string(e->policy.params[i].value), bad);
+		jset(o, "params", params, bad);
+		jset(root, "policy", o, bad);
+	}
+	if (e->simulate.set) {
+		const struct mc_exp_simulate *sm = &e->simulate;
+		json_t *o = json_object();
+
+		jset(o, "work", json_duration(sm->work_ms), bad);
+		jset(o, "checkpoint_cost", json_cost(&sm->checkpoint), bad);
+		jset(o, "restart_cost", json_cost(&sm->restart), bad);
+		jset(o, "migrate_cost", json_cost(&sm->migrate), bad);
+		jset(o, "nodes", json_integer(sm->nodes ? sm->nodes : e->cluster.guests), bad);
+		jset(o, "spares",
+		     sm->spares_limited ? json_integer(sm->spares) : json_string("unlimited"), bad);
+		jset(o, "failures", json_string(failure_models[sm->plan_failures]), bad);
+		jset(o, "limit", sm->limit_ms ? json_duration(sm->limit_ms) : json_string("auto"),
+		     bad);
+		jset(root, "simulate", o, bad);
+	}
+}
+
 json_t *mc_experiment_to_json(const struct mc_experiment *e)
 {
 	const struct mc_exp_cluster *cl = &e->cluster;
@@ -1913,6 +2156,7 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 	}
 	if (e->n_faults || e->fault_seed_set)
 		jset(root, "faults", json_faults(e, &bad), &bad);
+	json_ft(e, root, &bad);
 	if (bad) {
 		json_decref(root);
 		return NULL;

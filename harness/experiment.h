@@ -24,7 +24,8 @@
  *             become file names).
  *   null      an empty value, ~ or null: accepted only for the sections (cluster,
  *             network, topology, intra, inter, workloads, env, results, faults, plan,
- *             params), meaning "empty".
+ *             params, prediction, policy, simulate), meaning "empty" (for prediction,
+ *             policy and simulate: "not given").
  *
  *   name: ring-64            required; a name
  *   seed: auto               0..2^63-1, or auto: the run derives one from the clock and
@@ -124,6 +125,31 @@
  *     enabled: false         true | false
  *     events: [microcosm_mpi:*]  UST event patterns; default: microcosm_* (harness, MPI
  *                            calls, workload phases)
+ *   prediction:              failure prediction (harness/predict.h; docs/policies.md): every
+ *                            failure of the plan (entries of kind crash or reboot) is
+ *                            preceded by a health warning; default: no predictor
+ *     lead: 30s              required; warning to failure, 1ms..24h
+ *     recall: 1              share of failures warned about, a number 0..1
+ *     precision: 1           share of warnings followed by a failure, above 0 and at most 1;
+ *                            false alarms at random nodes and times make up the rest
+ *   policy:                  the fault-tolerance policy (docs/policies.md); real runs do not
+ *                            carry it out yet, microcosm simulate does
+ *     name: none             required: none | checkpoint-restart | proactive-migrate | a
+ *                            path to a shared library (contains '/' or ends in .so; loaded
+ *                            when used, not when the file is read)
+ *     params: {interval: auto}   at most 16 KEY: scalar (keys 1-31 bytes, values at most
+ *                            63); a built-in's params are checked here
+ *   simulate:                the job model of microcosm simulate; default: none
+ *     work: 24h              required; failure-free time to solution, 1s..87600h
+ *     checkpoint_cost: 0s    each a duration 0ms..24h, or measured: the median of the
+ *     restart_cost: 0s       metric ft/checkpoint_s, ft/restart_s or ft/migrate_downtime_s
+ *     migrate_cost: 0s       in the results catalog (resolved by microcosm simulate)
+ *     nodes: guests          nodes of the simulated job, 1..10000000; default cluster.guests
+ *     spares: unlimited      spares migrations may take, 0..10000000 or unlimited
+ *     failures: renewal      renewal (a failed node is replaced by a fresh one that fails
+ *                            again; horizons ignored) | plan (exactly the plan's failures)
+ *     limit: auto            give up (did not finish) at this simulated time, 1s..876000h,
+ *                            or auto: 100 x work
  *
  * Errors read "FILE:LINE: FIELD.PATH: what is wrong", for example
  *   ring.yaml:7: cluster.guests: expected an integer 1..65534, got "lots"
@@ -255,6 +281,48 @@ struct mc_exp_fault {
 	struct mc_exp_param params[MC_FAULT_MAX_PARAMS]; /* in file order */
 };
 
+#define MC_EXP_MAX_POLICY_PARAMS 16 /* policy.params entries */
+
+/* The prediction section: health warnings ahead of the plan's failures (predict.h). */
+struct mc_exp_prediction {
+	int set;          /* the file has a prediction section */
+	int line;         /* 1-based line of the section */
+	uint64_t lead_ms; /* warning to failure */
+	double recall;    /* share of failures warned about, 0..1 */
+	double precision; /* share of warnings followed by a failure, (0, 1] */
+};
+
+/* The policy section (harness/policies/policy.h). */
+struct mc_exp_policy {
+	int set;             /* the file has a policy section */
+	int line;            /* 1-based line of policy.name */
+	char name[PATH_MAX]; /* a built-in's name or a path to a shared library */
+	unsigned n_params;   /* entries in params */
+	struct mc_exp_param params[MC_EXP_MAX_POLICY_PARAMS]; /* in file order, keys distinct */
+};
+
+/* One cost of the simulate section. */
+struct mc_exp_cost {
+	uint64_t ms;  /* the cost; 0 while measured is unresolved */
+	int measured; /* "measured": the median from the results catalog */
+	int line;     /* 1-based line of the value (of the section when defaulted) */
+};
+
+/* The simulate section: the job model of microcosm simulate (simulate.h). */
+struct mc_exp_simulate {
+	int set;                       /* the file has a simulate section */
+	int line;                      /* 1-based line of the section */
+	uint64_t work_ms;              /* failure-free time to solution */
+	struct mc_exp_cost checkpoint; /* one checkpoint: no progress meanwhile */
+	struct mc_exp_cost restart;    /* one restart after a failure */
+	struct mc_exp_cost migrate;    /* downtime of one live migration */
+	unsigned nodes;                /* 0 = cluster.guests */
+	int spares_limited;            /* 0 = unlimited spares */
+	unsigned spares;               /* when spares_limited */
+	int plan_failures;             /* failures: plan (1) or renewal (0) */
+	uint64_t limit_ms;             /* give up at this simulated time; 0 = auto */
+};
+
 /* A parsed experiment: a plain config struct with every default filled in. */
 struct mc_experiment {
 	char *source;                   /* owned; the name used in messages (the path for _load) */
@@ -276,9 +344,12 @@ struct mc_experiment {
 	unsigned n_trace_events;                           /* entries in trace_events */
 	char trace_events[MC_EXP_MAX_TRACE_EVENTS][64];    /* tracing.events; none = microcosm_* */
 	unsigned n_faults;                                 /* entries in faults */
-	struct mc_exp_fault *faults; /* owned; faults.plan in file order; NULL when none */
-	int fault_seed_set;          /* faults.seed was given */
-	uint64_t fault_seed;         /* valid when fault_seed_set */
+	struct mc_exp_fault *faults;         /* owned; faults.plan in file order; NULL when none */
+	int fault_seed_set;                  /* faults.seed was given */
+	uint64_t fault_seed;                 /* valid when fault_seed_set */
+	struct mc_exp_prediction prediction; /* prediction: (set = 0 when absent) */
+	struct mc_exp_policy policy;         /* policy: (set = 0 when absent) */
+	struct mc_exp_simulate simulate;     /* simulate: (set = 0 when absent) */
 };
 
 /*
@@ -319,7 +390,8 @@ int mc_experiment_network_each(const struct mc_experiment *e,
  * The resolved experiment as JSON, with every default filled in and the same keys and
  * value syntax as the file (so the text of the result parses back to the same
  * experiment). seed and cluster.heartbeat are "auto" while unset; network holds only
- * the keys given; faults is present when the file has a plan or faults.seed. Returns
+ * the keys given; faults is present when the file has a plan or faults.seed; prediction,
+ * policy and simulate when the file has them (simulate with every default). Returns
  * NULL when out of memory. Caller owns the result; free with json_decref().
  */
 json_t *mc_experiment_to_json(const struct mc_experiment *e);

@@ -32,6 +32,8 @@ static const struct {
         {"results", cmd_results, mc_results_usage, "the catalog of runs: ls, show, reindex"},
         {"compare", cmd_compare, mc_compare_usage,
          "compare two runs' metrics; exit 1 on a regression (CI)"},
+        {"simulate", cmd_simulate, mc_simulate_usage,
+         "predict policies' outcomes at any size (discrete-event)"},
 };
 
 static void usage(FILE *fp)

@@ -466,6 +466,10 @@ static int make_job_dir(const char *dir, const struct host *h, unsigned nh, unsi
 		return -1;
 	}
 	self[sl] = '\0';
+	/* The binary was rebuilt while this run went on: the link names the new one (a link
+	 * to "… (deleted)" leads nowhere, and Hydra then waits forever). */
+	if (sl > 10 && strcmp(self + sl - 10, " (deleted)") == 0)
+		self[sl - 10] = '\0';
 	snprintf(path, sizeof(path), "%s/mc-rsh", dir);
 	if (symlink(self, path) < 0) {
 		snprintf(why, cap, "symlink %s: %s", path, strerror(errno));

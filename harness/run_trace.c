@@ -196,10 +196,15 @@ fail:
 }
 
 /* Runs argv (a `microcosm exec …`) and returns its exit status; stdout into out (cap). */
-static int run_capture(char *const argv[], char *out, size_t cap)
+/* Runs `microcosm ARGV…`, keeps the first cap - 1 bytes of its stdout in out and appends
+ * all of it to log (when not NULL). Reads to the end: a command with more to say than out
+ * holds (exec on 64 guests) must not die of SIGPIPE. */
+static int run_capture(char *const argv[], char *out, size_t cap, const char *log)
 {
-	int p[2], st = -1;
+	int p[2], st = -1,
+	          lfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
 	size_t len = 0;
+	char buf[4096];
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -212,10 +217,26 @@ static int run_capture(char *const argv[], char *out, size_t cap)
 		_exit(127);
 	}
 	close(p[1]);
-	for (ssize_t n; pid > 0 && (n = read(p[0], out + len, cap - 1 - len)) > 0;)
-		len += (size_t)n;
+	for (ssize_t n; pid > 0 && (n = read(p[0], buf, sizeof(buf))) != 0;) {
+		size_t k;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		k = (size_t)n < cap - 1 - len ? (size_t)n : cap - 1 - len;
+		memcpy(out + len, buf, k);
+		len += k;
+		if (lfd >= 0 && write(lfd, buf, (size_t)n) < 0) {
+			close(lfd); /* a log that cannot be written loses only the log */
+			lfd = -1;
+		}
+	}
 	out[len] = '\0';
 	close(p[0]);
+	if (lfd >= 0)
+		close(lfd);
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 	return pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -244,7 +265,7 @@ static void clock_offsets(struct mc_run_trace *t, const struct mc_common_opts *c
 		if (!name || !state || (strcmp(state, "ready") && strcmp(state, "busy")))
 			continue;
 		mc_clock_now(&t0, NULL);
-		if (run_capture(argv, out, sizeof(out)) != 0)
+		if (run_capture(argv, out, sizeof(out), NULL) != 0)
 			continue;
 		mc_clock_now(&t1, NULL);
 		brace = strchr(out, '{');
@@ -274,7 +295,7 @@ static void clock_offsets(struct mc_run_trace *t, const struct mc_common_opts *c
 	json_decref(all);
 }
 
-static int exec_all(const struct mc_common_opts *c, char *const *tail)
+static int exec_all(const struct mc_common_opts *c, char *const *tail, const char *log)
 {
 	char *argv[32], out[4096];
 	int n = 0;
@@ -290,13 +311,13 @@ static int exec_all(const struct mc_common_opts *c, char *const *tail)
 	for (int i = 0; tail[i] && n < 31; i++)
 		argv[n++] = tail[i];
 	argv[n] = NULL;
-	return run_capture(argv, out, sizeof(out));
+	return run_capture(argv, out, sizeof(out), log);
 }
 
 int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, char *err,
                         size_t errlen)
 {
-	char cmd[64], *argv[24], evs[sizeof(t->events)];
+	char cmd[64], *argv[24], evs[sizeof(t->events)], log[PATH_MAX + 32];
 	struct mc_client *cl = mc_client_connect(c, err, errlen);
 	json_t *reply = NULL;
 	int n = 0, pid;
@@ -324,11 +345,11 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 		argv[n++] = e;
 	}
 	argv[n] = NULL;
-	if (exec_all(c, argv) != 0) {
-		snprintf(err, errlen, "mc-trace start failed on some guests");
-		json_decref(reply);
-		return -1;
-	}
+	snprintf(log, sizeof(log), "%s/trace/guests.log", t->rundir);
+	if (exec_all(c, argv, log) != 0)
+		fprintf(stderr, "run: tracing: mc-trace start failed on some guests "
+		                "(trace/guests.log); the "
+		                "others are traced\n");
 	t->guests = 1;
 	snprintf(t->preload, sizeof(t->preload), "%s/libmc-mpi-trace.so %s/libmc-mpi-preload.so",
 	         GUEST_LIB, GUEST_LIB);
@@ -352,8 +373,10 @@ void mc_run_trace_stop(struct mc_run_trace **pt, const struct mc_common_opts *c)
 		return;
 	if (t->guests) {
 		char *argv[] = {"mc-trace", "stop", NULL}; /* the session its start recorded */
+		char log[PATH_MAX + 32];
 
-		if (exec_all(c, argv) != 0)
+		snprintf(log, sizeof(log), "%s/trace/guests.log", t->rundir);
+		if (exec_all(c, argv, log) != 0)
 			fprintf(stderr, "run: trace: mc-trace stop failed on some guests (a failed "
 			                "guest keeps what it had sent)\n");
 	}
@@ -370,7 +393,7 @@ void mc_run_trace_stop(struct mc_run_trace **pt, const struct mc_common_opts *c)
 		char *argv[] = {"microcosm", "trace", "align", t->rundir, NULL};
 		char out[4096];
 
-		if (run_capture(argv, out, sizeof(out)) != 0)
+		if (run_capture(argv, out, sizeof(out), NULL) != 0)
 			fprintf(stderr, "run: trace: aligning the guest clocks failed\n");
 	}
 	free(t);

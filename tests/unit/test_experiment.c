@@ -450,7 +450,7 @@ static void test_errors(void **state)
 	         "exec)"},
 	        {"name: r\nseed: 1\nclustr:\n  guests: 4\n",
 	         "t.yaml:3: clustr: unknown field (expected name, seed, cluster, network, "
-	         "workloads, results, faults, tracing, repeat)"},
+	         "workloads, results, faults, tracing, repeat, policy, prediction, simulate)"},
 	        /* Syntax errors carry libyaml's line and problem. */
 	        {"name: r\ncluster:\n  guests: 4\n bad: 1\n",
 	         "t.yaml:4: syntax error: did not find expected key (while parsing a block "
@@ -623,7 +623,7 @@ static void test_errors(void **state)
 	        /* Long or odd keys are quoted in the path. */
 	        {"name: r\n\"a b\\n\": 1\n",
 	         "t.yaml:2: \"a b\\n\": unknown field (expected name, seed, cluster, network, "
-	         "workloads, results, faults, tracing, repeat)"},
+	         "workloads, results, faults, tracing, repeat, policy, prediction, simulate)"},
 	};
 
 	(void)state;
@@ -739,8 +739,9 @@ static void test_limits(void **state)
 	for (int i = 0; i < MC_EXP_MAX_DEPTH - 1; i++)
 		sb_add(&b, "]");
 	sb_add(&b, "\n");
-	expect_error(b.s, "t.yaml:2: x: unknown field (expected name, seed, cluster, network, "
-	                  "workloads, results, faults, tracing, repeat)");
+	expect_error(b.s,
+	             "t.yaml:2: x: unknown field (expected name, seed, cluster, network, "
+	             "workloads, results, faults, tracing, repeat, policy, prediction, simulate)");
 	b.len = 0;
 
 	/* Over 1 MiB. */
