@@ -104,6 +104,7 @@ struct ctl {
 		int n;
 		unsigned idx[64];
 		long long ticks[64];
+		uint32_t execs; /* c->next_exec_id when it began: a command since spoils it */
 	} sample;
 };
 

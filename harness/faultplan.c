@@ -306,32 +306,30 @@ static int cmp_unsigned(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * The guests of entry i, ascending and distinct, into *gv (caller frees) and *gn.
- */
-static int resolve(struct sctx *c, uint64_t seed, unsigned i, unsigned **gv, unsigned *gn)
+int mc_fault_resolve_targets(const struct mc_experiment *e, unsigned i, unsigned n, uint64_t seed,
+                             unsigned **gv, unsigned *gn, char *why, size_t whylen)
 {
-	const struct mc_experiment *e = c->e;
 	const struct mc_exp_fault *f = &e->faults[i];
 	const struct mc_exp_workload *w = &e->workloads[f->workload];
-	unsigned n = e->cluster.guests, k = 0, *v;
+	unsigned k = 0, *v;
 	struct mc_fault_target t;
-	char why[160], txt[32];
+	char txt[160];
 
 	*gv = NULL;
 	*gn = 0;
-	if (mc_fault_target_parse(f->target, &t, why, sizeof(why)))
-		return sfail(c, i, f->target_line, "target", "expected %s, got \"%s\"", why,
-		             f->target);
-	if (!(v = calloc(n, sizeof(*v))))
-		return snomem(c);
+	if (mc_fault_target_parse(f->target, &t, txt, sizeof(txt))) {
+		set_why(why, whylen, "expected %s, got \"%s\"", txt, f->target);
+		return -EINVAL;
+	}
+	if (!(v = calloc(n ? n : 1, sizeof(*v))))
+		return -ENOMEM;
 	switch (t.kind) {
 	case MC_FT_LIST: {
-		unsigned char *mark = calloc(n, 1);
+		unsigned char *mark = calloc(n ? n : 1, 1);
 
 		if (!mark) {
 			free(v);
-			return snomem(c);
+			return -ENOMEM;
 		}
 		for (unsigned j = 0; j < t.n; j++) {
 			struct mc_fault_target_item *it = &t.items[j];
@@ -343,13 +341,15 @@ static int resolve(struct sctx *c, uint64_t seed, unsigned i, unsigned **gv, uns
 				free(mark);
 				free(v);
 				if (t.items[j].names)
-					return sfail(c, i, f->target_line, "target",
-					             "%s is outside the cluster (%u guests: "
-					             "g0000-g%04u)",
-					             txt, n, n - 1);
-				return sfail(c, i, f->target_line, "target",
-				             "%s is outside the cluster (%u guests: 0-%u)", txt, n,
-				             n - 1);
+					set_why(why, whylen,
+					        "%s is outside the cluster (%u guests: "
+					        "g0000-g%04u)",
+					        txt, n, n - 1);
+				else
+					set_why(why, whylen,
+					        "%s is outside the cluster (%u guests: 0-%u)", txt,
+					        n, n - 1);
+				return -EINVAL;
 			}
 			for (unsigned g = it->lo; g <= it->hi; g++)
 				mark[g] = 1;
@@ -368,16 +368,16 @@ static int resolve(struct sctx *c, uint64_t seed, unsigned i, unsigned **gv, uns
 			k = t.k;
 			if (k > n) {
 				free(v);
-				return sfail(c, i, f->target_line, "target",
-				             "random(%u) needs %u guests, the cluster has %u", k, k,
-				             n);
+				set_why(why, whylen,
+				        "random(%u) needs %u guests, the cluster has %u", k, k, n);
+				return -EINVAL;
 			}
 		} else {
 			k = (unsigned)floor(t.fraction * n + 0.5);
 			if (k == 0) {
 				free(v);
-				return sfail(c, i, f->target_line, "target",
-				             "%s of %u guests selects none", f->target, n);
+				set_why(why, whylen, "%s of %u guests selects none", f->target, n);
+				return -EINVAL;
 			}
 		}
 		for (unsigned g = 0; g < n; g++)
@@ -393,17 +393,30 @@ static int resolve(struct sctx *c, uint64_t seed, unsigned i, unsigned **gv, uns
 		break;
 	}
 	case MC_FT_RANK:
-		if (t.k >= w->ranks) {
+		if (t.k >= w->ranks || t.k / (w->ppn ? w->ppn : 1) >= n) {
 			free(v);
-			return sfail(c, i, f->target_line, "target",
-			             "rank(%u) is outside workload \"%s\" (%u ranks: 0-%u)", t.k,
-			             w->name, w->ranks, w->ranks - 1);
+			set_why(why, whylen, "rank(%u) is outside workload \"%s\" (%u ranks: 0-%u)",
+			        t.k, w->name, w->ranks, w->ranks - 1);
+			return -EINVAL;
 		}
 		v[k++] = t.k / (w->ppn ? w->ppn : 1);
 		break;
 	}
 	*gv = v;
 	*gn = k;
+	return 0;
+}
+
+static int resolve(struct sctx *c, uint64_t seed, unsigned i, unsigned **gv, unsigned *gn)
+{
+	char why[256];
+	int r = mc_fault_resolve_targets(c->e, i, c->e->cluster.guests, seed, gv, gn, why,
+	                                 sizeof(why));
+
+	if (r == -ENOMEM)
+		return snomem(c);
+	if (r)
+		return sfail(c, i, c->e->faults[i].target_line, "target", "%s", why);
 	return 0;
 }
 

@@ -86,6 +86,14 @@ int mc_fault_target_parse(const char *s, struct mc_fault_target *t, char *why, s
  * index. Returns 0 or -EINVAL. */
 int mc_fault_guest_parse(const char *s, unsigned *index);
 
+/*
+ * The targets of plan entry i among n guests (the cluster's, or the simulator's nodes),
+ * ascending and distinct, into *gv (caller frees) and *gn, picked as above with seed.
+ * Returns 0; -EINVAL with why set ("random(9) needs 9 guests, ..."); -ENOMEM.
+ */
+int mc_fault_resolve_targets(const struct mc_experiment *e, unsigned i, unsigned n, uint64_t seed,
+                             unsigned **gv, unsigned *gn, char *why, size_t whylen);
+
 /* splitmix64: the next output of the stream at *state (advances it). */
 uint64_t mc_fault_rng_next(uint64_t *state);
 

@@ -23,105 +23,18 @@ double mc_predict_entry_mtbf_s(const struct mc_exp_fault *f)
 	return (double)f->mtbf_ms / 1000.0;
 }
 
-static int cmp_unsigned(const void *a, const void *b)
-{
-	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-
-	return (x > y) - (x < y);
-}
-
 int mc_predict_targets(const struct mc_experiment *e, unsigned i, unsigned n, uint64_t seed,
                        unsigned **idx, unsigned *count, char *err, size_t errlen)
 {
-	const struct mc_exp_fault *f = &e->faults[i];
-	struct mc_fault_target t;
-	unsigned *v, k = 0;
-	char why[160];
+	char why[256];
+	int r = mc_fault_resolve_targets(e, i, n, seed, idx, count, why, sizeof(why));
 
-	*idx = NULL;
-	*count = 0;
-	if (mc_fault_target_parse(f->target, &t, why, sizeof(why))) {
-		mc_errf(err, errlen, "%s:%d: faults.plan[%u].target: expected %s, got \"%s\"",
-		        e->source, f->target_line, i, why, f->target);
-		return -EINVAL;
-	}
-	if (!(v = calloc(n ? n : 1, sizeof(*v)))) {
+	if (r == -ENOMEM)
 		mc_errf(err, errlen, "%s: out of memory", e->source);
-		return -ENOMEM;
-	}
-	switch (t.kind) {
-	case MC_FT_LIST: {
-		unsigned char *mark = calloc(n, 1);
-
-		if (!mark) {
-			free(v);
-			mc_errf(err, errlen, "%s: out of memory", e->source);
-			return -ENOMEM;
-		}
-		for (unsigned j = 0; j < t.n; j++) {
-			struct mc_fault_target_item *it = &t.items[j];
-
-			if (it->all)
-				it->hi = n - 1;
-			if (it->hi >= n) {
-				free(mark);
-				free(v);
-				mc_errf(err, errlen,
-				        "%s:%d: faults.plan[%u].target: %s reaches beyond the %u "
-				        "nodes",
-				        e->source, f->target_line, i, f->target, n);
-				return -EINVAL;
-			}
-			for (unsigned g = it->lo; g <= it->hi; g++)
-				mark[g] = 1;
-		}
-		for (unsigned g = 0; g < n; g++)
-			if (mark[g])
-				v[k++] = g;
-		free(mark);
-		break;
-	}
-	case MC_FT_RANDOM:
-	case MC_FT_FRACTION: {
-		uint64_t st = mc_fault_rng_stream(seed, i, MC_FAULT_STREAM_PICK);
-
-		k = t.kind == MC_FT_RANDOM ? t.k : (unsigned)floor(t.fraction * n + 0.5);
-		if (k > n || k == 0) {
-			free(v);
-			mc_errf(err, errlen,
-			        "%s:%d: faults.plan[%u].target: %s does not fit %u nodes",
-			        e->source, f->target_line, i, f->target, n);
-			return -EINVAL;
-		}
-		for (unsigned g = 0; g < n; g++)
-			v[g] = g;
-		for (unsigned j = 0; j < k; j++) {
-			unsigned r = j + (unsigned)(mc_fault_rng_uniform(&st) * (double)(n - j)), x;
-
-			x = v[j];
-			v[j] = v[r];
-			v[r] = x;
-		}
-		qsort(v, k, sizeof(*v), cmp_unsigned);
-		break;
-	}
-	case MC_FT_RANK: {
-		const struct mc_exp_workload *w = &e->workloads[f->workload];
-		unsigned g = t.k / (w->ppn ? w->ppn : 1);
-
-		if (t.k >= w->ranks || g >= n) {
-			free(v);
-			mc_errf(err, errlen, "%s:%d: faults.plan[%u].target: rank(%u) is outside",
-			        e->source, f->target_line, i, t.k);
-			return -EINVAL;
-		}
-		v[k++] = g;
-		break;
-	}
-	}
-	*idx = v;
-	*count = k;
-	return 0;
+	else if (r)
+		mc_errf(err, errlen, "%s:%d: faults.plan[%u].target: %s", e->source,
+		        e->faults[i].target_line, i, why);
+	return r;
 }
 
 int mc_predict_node_rate(const struct mc_experiment *e, unsigned n, uint64_t seed, double *rate,

@@ -20,7 +20,7 @@ ART="${MC_IT_ARTIFACTS:-/tmp}"
 RUN_PGID=""
 # The run killed on purpose (and its children) end with the test, whatever happens; then
 # lib.sh's cleanup, with the test's exit status.
-trap 'rc=$?; [ -z "$RUN_PGID" ] || kill -9 -- "-$RUN_PGID" 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; [ -z "$RUN_PGID" ] || kill -9 -- "-$RUN_PGID" 2>/dev/null; (exit $rc); cleanup' EXIT
 
 run_exp() { # run_exp FILE LABEL: runs an experiment on this test's cluster name; prints its dir
 	local file=$1 label=$2

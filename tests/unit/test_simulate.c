@@ -427,8 +427,8 @@ static void test_errors(void **state)
 	config_ok(e, 8, 1, &cfg);
 	assert_int_equal(mc_sim_run(e, &cfg, "none", NULL, 0, NULL, NULL, &r, err, sizeof(err)),
 	                 -EINVAL);
-	assert_string_equal(err, "t.yaml:7: faults.plan[0].target: g0010-g0020 reaches beyond "
-	                         "the 8 nodes");
+	assert_string_equal(err, "t.yaml:7: faults.plan[0].target: g0010-g0020 is outside the "
+	                         "cluster (8 guests: g0000-g0007)");
 	config_ok(e, 0, 1, &cfg);
 	assert_int_equal(mc_sim_run(e, &cfg, "bogus", NULL, 0, NULL, NULL, &r, err, sizeof(err)),
 	                 -EINVAL);
