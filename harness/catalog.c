@@ -66,13 +66,6 @@ static const char *const metric_fields[] = {"workload", "unit", "better", "n",
 
 /* ---------- small helpers ---------- */
 
-static int is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int in_list(const char *const *list, const char *s)
 {
 	for (; *list; list++)
@@ -619,7 +612,7 @@ static int run_files_load(const char *rundir, struct run_files *f, char *err, si
 	int rc;
 
 	memset(f, 0, sizeof(*f));
-	if (!is_dir(rundir)) {
+	if (!mc_is_dir(rundir)) {
 		rc = access(rundir, F_OK) == 0 ? -ENOTDIR : -ENOENT;
 		snprintf(err, errlen, "%s: %s", rundir,
 		         rc == -ENOTDIR ? "not a directory" : "no such directory");
@@ -737,7 +730,7 @@ static json_t *run_row(const char *rundir, const struct run_files *f, const char
 		json_object_set(row, "failures_detected", json_object_get(faults, "detected"));
 	}
 	snprintf(trace, sizeof(trace), "%s/trace", rundir);
-	json_object_set_new(row, "traced", json_integer(is_dir(trace)));
+	json_object_set_new(row, "traced", json_integer(mc_is_dir(trace)));
 	json_object_set(row, "microcosm", json_object_get(v, "microcosm"));
 	json_object_set(row, "qemu", json_object_get(v, "qemu"));
 	json_object_set(row, "mpich", json_object_get(v, "mpich"));
@@ -857,7 +850,7 @@ int mc_catalog_index_run(const char *root, const char *rundir, char *err, size_t
 	rc = catalog_path(root, path, sizeof(path), err, errlen);
 	if (rc < 0)
 		return rc;
-	if (!is_dir(root)) {
+	if (!mc_is_dir(root)) {
 		snprintf(err, errlen, "%s: the results root is not a directory", root);
 		return -ENOENT;
 	}
@@ -1520,7 +1513,7 @@ int mc_run_describe(const char *rundir, json_t **out, char *err, size_t errlen)
 	snprintf(trace, sizeof(trace), "%s/trace", rundir);
 	t = json_object_get(f.manifest, "trace");
 	json_object_set_new(d, "trace",
-	                    json_pack("{s:b, s:O?, s:O?}", "present", is_dir(trace), "error",
+	                    json_pack("{s:b, s:O?, s:O?}", "present", mc_is_dir(trace), "error",
 	                              json_object_get(t, "error"), "guests_error",
 	                              json_object_get(t, "guests_error")));
 

@@ -46,28 +46,6 @@ struct compare_opts {
 	int help;           /* -h/--help: print usage, do nothing else */
 };
 
-/* Matches "--name VALUE" and "--name=VALUE"; advances *i over a separate value. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	const char *a = argv[*i];
-	size_t len = strlen(name);
-
-	if (strncmp(a, name, len))
-		return 0;
-	if (a[len] == '=') {
-		*val = a + len + 1;
-		return 1;
-	}
-	if (a[len])
-		return 0;
-	if (*i + 1 >= argc) {
-		*val = NULL;
-		return 1;
-	}
-	*val = argv[++*i];
-	return 1;
-}
-
 /* Returns 0, or 2 after printing why the command line is wrong. Caller frees o->globs. */
 static int parse(int argc, char **argv, struct compare_opts *o)
 {
@@ -93,7 +71,7 @@ static int parse(int argc, char **argv, struct compare_opts *o)
 				/* main() set the log level */
 			} else if (!strcmp(a, "--json")) {
 				o->json = 1;
-			} else if (opt_value(argc, argv, &i, "--threshold", &v)) {
+			} else if (mc_opt_value(argc, argv, &i, "--threshold", &v)) {
 				if (!v || mc_compare_parse_threshold(v, &o->threshold) < 0) {
 					fprintf(stderr,
 					        "microcosm compare: --threshold '%s': expected a "
@@ -101,7 +79,7 @@ static int parse(int argc, char **argv, struct compare_opts *o)
 					        v ? v : "");
 					return 2;
 				}
-			} else if (opt_value(argc, argv, &i, "--alpha", &v)) {
+			} else if (mc_opt_value(argc, argv, &i, "--alpha", &v)) {
 				char *end;
 
 				o->alpha = v ? strtod(v, &end) : 0;
@@ -113,14 +91,14 @@ static int parse(int argc, char **argv, struct compare_opts *o)
 					        v ? v : "");
 					return 2;
 				}
-			} else if (opt_value(argc, argv, &i, "--metric", &v)) {
+			} else if (mc_opt_value(argc, argv, &i, "--metric", &v)) {
 				if (!v || !*v) {
 					fprintf(stderr,
 					        "microcosm compare: --metric needs a GLOB\n");
 					return 2;
 				}
 				o->globs[o->nglobs++] = v;
-			} else if (opt_value(argc, argv, &i, "--junit", &v)) {
+			} else if (mc_opt_value(argc, argv, &i, "--junit", &v)) {
 				if (!v || !*v) {
 					fprintf(stderr,
 					        "microcosm compare: --junit needs a FILE\n");

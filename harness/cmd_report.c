@@ -83,13 +83,6 @@ static int parse(int argc, char **argv, struct report_opts *o)
 	return 0;
 }
 
-static int is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int cmd_report(int argc, char **argv)
 {
 	char manifest[PATH_MAX];
@@ -104,7 +97,7 @@ int cmd_report(int argc, char **argv)
 		fputs(mc_report_usage, stdout);
 		return 0;
 	}
-	if (!is_dir(o.run)) {
+	if (!mc_is_dir(o.run)) {
 		fprintf(stderr, "microcosm report: %s: %s\n", o.run,
 		        access(o.run, F_OK) ? strerror(errno) : "not a directory");
 		return 1;

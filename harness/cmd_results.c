@@ -9,6 +9,7 @@
 
 #include "catalog.h"
 #include "commands.h"
+#include "util.h"
 
 #define MC_RESULTS_MAX_FILTERS 32
 
@@ -164,16 +165,9 @@ static int parse(int argc, char **argv, struct results_opts *o)
 	return 0;
 }
 
-static int is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int root_exists(const char *verb, const char *root)
 {
-	if (is_dir(root))
+	if (mc_is_dir(root))
 		return 1;
 	fprintf(stderr,
 	        "microcosm results %s: %s: no such directory (the results root: -r ROOT, "
@@ -288,7 +282,7 @@ static void resolve_run(const char *root, const char *run, char *dir, size_t len
 		return;
 	}
 	if ((size_t)snprintf(under, sizeof(under), "%s/%s", root, run) < sizeof(under) &&
-	    is_dir(under)) {
+	    mc_is_dir(under)) {
 		snprintf(dir, len, "%s", under);
 		return;
 	}

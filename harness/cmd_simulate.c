@@ -65,23 +65,6 @@ struct simulate_opts {
 	const char *pol[MAX_POLICIES]; /* --policy values, borrowed */
 };
 
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	const char *a = argv[*i];
-	size_t len = strlen(name);
-
-	if (strncmp(a, name, len))
-		return 0;
-	if (a[len] == '=') {
-		*val = a + len + 1;
-		return 1;
-	}
-	if (a[len])
-		return 0;
-	*val = *i + 1 < argc ? argv[++*i] : NULL;
-	return 1;
-}
-
 static int bad(const char *fmt, const char *v)
 {
 	fprintf(stderr, "microcosm simulate: ");
@@ -104,29 +87,29 @@ static int parse(int argc, char **argv, struct simulate_opts *o)
 			/* main() set the log level */
 		} else if (!strcmp(a, "--json")) {
 			o->json = 1;
-		} else if (opt_value(argc, argv, &i, "--nodes", &v)) {
+		} else if (mc_opt_value(argc, argv, &i, "--nodes", &v)) {
 			if (!v || mc_parse_u64(v, 1, 10000000, &u))
 				return bad("--nodes '%s': expected an integer 1..10000000", v);
 			o->nodes = (unsigned)u;
-		} else if (opt_value(argc, argv, &i, "--seeds", &v)) {
+		} else if (mc_opt_value(argc, argv, &i, "--seeds", &v)) {
 			if (!v || mc_parse_u64(v, 1, 1000000, &u))
 				return bad("--seeds '%s': expected an integer 1..1000000", v);
 			o->seeds = (unsigned)u;
-		} else if (opt_value(argc, argv, &i, "--seed", &v)) {
+		} else if (mc_opt_value(argc, argv, &i, "--seed", &v)) {
 			if (!v || mc_parse_u64(v, 0, INT64_MAX, &o->seed))
 				return bad("--seed '%s': expected an integer 0..2^63-1", v);
 			o->seed_set = 1;
-		} else if (opt_value(argc, argv, &i, "--policy", &v)) {
+		} else if (mc_opt_value(argc, argv, &i, "--policy", &v)) {
 			if (!v || !*v)
 				return bad("--policy needs a NAME or PATH.so%s", "");
 			if (o->npol >= MAX_POLICIES)
 				return bad("--policy: at most 16 policies%s", "");
 			o->pol[o->npol++] = v;
-		} else if (opt_value(argc, argv, &i, "--results", &v)) {
+		} else if (mc_opt_value(argc, argv, &i, "--results", &v)) {
 			if (!v || !*v)
 				return bad("--results needs a DIR%s", "");
 			o->results = v;
-		} else if (opt_value(argc, argv, &i, "--log", &v)) {
+		} else if (mc_opt_value(argc, argv, &i, "--log", &v)) {
 			if (!v || !*v)
 				return bad("--log needs a FILE%s", "");
 			o->log = v;

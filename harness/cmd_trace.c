@@ -94,13 +94,6 @@ static int parse(int argc, char **argv, struct trace_opts *o)
 	return 0;
 }
 
-static int is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int cmd_trace(int argc, char **argv)
 {
 	char trace_dir[PATH_MAX];
@@ -115,13 +108,13 @@ int cmd_trace(int argc, char **argv)
 		fputs(mc_trace_usage, stdout);
 		return 0;
 	}
-	if (!is_dir(o.run)) {
+	if (!mc_is_dir(o.run)) {
 		fprintf(stderr, "microcosm trace: %s: not a run directory\n", o.run);
 		return 1;
 	}
 	if ((size_t)snprintf(trace_dir, sizeof(trace_dir), "%s/trace", o.run) >=
 	            sizeof(trace_dir) ||
-	    !is_dir(trace_dir)) {
+	    !mc_is_dir(trace_dir)) {
 		fprintf(stderr,
 		        "microcosm trace: %s has no trace: run with --trace or tracing: {enabled: "
 		        "true}\n",

@@ -18,6 +18,14 @@ __attribute__((format(printf, 3, 4))) void mc_errf(char *err, size_t errlen, con
 int mc_exec_python(const char *who, const char *python, const char *env_var,
                    const char *default_dir, const char *script, char *const args[]);
 
+/* Whether path is a directory (following symlinks). */
+int mc_is_dir(const char *path);
+
+/* For hand-written option loops: whether argv[*i] is option name ("--threshold"), as
+ * "--name VALUE" (advancing *i over the value) or "--name=VALUE"; *val is the value, or
+ * NULL when argv ends before it. */
+int mc_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
+
 /* Monotonic time in milliseconds (CLOCK_MONOTONIC). */
 int64_t mc_now_ms(void);
 
