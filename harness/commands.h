@@ -10,6 +10,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_rsh(int argc, char **argv);

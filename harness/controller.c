@@ -34,12 +34,6 @@
 #include "ctl_internal.h"
 #include "mc_trace.h"
 
-#define EP_SIGNAL         1ull
-#define EP_ZGUEST         2ull
-#define EP_ZCLI           3ull
-#define EP_QMP            4ull
-#define EP_TAG(type, idx) (((type) << 32) | (uint64_t)(idx))
-
 #define SPAWN_PER_TICK 8    /* guests started per loop turn, keeps the loop responsive */
 #define STOP_GRACE_MS  5000 /* agent SHUTDOWN -> QMP quit */
 #define QUIT_GRACE_MS  3000 /* QMP quit -> SIGKILL */
@@ -86,14 +80,16 @@ static json_t *guest_json(struct ctl *c, struct guest *g)
 {
 	int64_t now = mc_now_ms();
 
-	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i, s:I, s:i, s:I}",
+	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i, s:I, s:i, s:I, s:I, "
+	                 "s:i}",
 	                 "name", g->name, "index", (int)g->index, "ip", g->ip, "state",
 	                 mc_vm_state_name(g->state), "pid", (int)g->pid, "boot_ms",
 	                 (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1),
 	                 "hb_age_ms", (json_int_t)(g->last_hb_ms ? now - g->last_hb_ms : -1),
 	                 "kernel", g->kernel, "reason", g->reason, "running", (int)g->nruns,
 	                 "failed_at_ms", (json_int_t)g->failed_wall_ms, "boots", (int)g->boots,
-	                 "hb_seq", (json_int_t)g->hb_seq);
+	                 "hb_seq", (json_int_t)g->hb_seq, "health_errors",
+	                 (json_int_t)g->health_errors, "migrations", (int)g->migrations);
 	(void)c;
 }
 
@@ -150,14 +146,22 @@ void ctl_fail_runs(struct ctl *c, struct guest *g, const char *why)
 static void log_event(struct ctl *c, struct guest *g, enum mc_vm_state from, enum mc_vm_state to,
                       const char *why)
 {
-	json_t *ev;
-	char *line;
-
 	if (c->events_fd < 0)
 		return;
-	ev = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "t_ms", (json_int_t)mc_wall_ms(), "guest",
-	               g->name, "from", mc_vm_state_name(from), "state", mc_vm_state_name(to),
-	               "boot", (int)g->boots, "reason", why);
+	ctl_events_append(c, json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "t_ms",
+	                               (json_int_t)mc_wall_ms(), "guest", g->name, "from",
+	                               mc_vm_state_name(from), "state", mc_vm_state_name(to),
+	                               "boot", (int)g->boots, "reason", why));
+}
+
+void ctl_events_append(struct ctl *c, json_t *ev)
+{
+	char *line;
+
+	if (c->events_fd < 0) {
+		json_decref(ev);
+		return;
+	}
 	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	if (line) {
 		size_t len = strlen(line);
@@ -182,6 +186,8 @@ void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const c
 	if (next == prev)
 		return;
 	g->state = next;
+	if (g->mig && (next == MC_VM_FAILED || next == MC_VM_STOPPING || next == MC_VM_STOPPED))
+		ctl_migrate_abort(c, g, mc_vm_state_name(next));
 	log_event(c, g, prev, next, next == MC_VM_FAILED && why ? why : "");
 	mc_trace_guest_state(g->name, mc_vm_state_name(next),
 	                     next == MC_VM_FAILED && why ? why : "");
@@ -210,8 +216,9 @@ static void on_vmm_event(void *arg, const char *event, json_t *data)
 {
 	struct guest *g = arg;
 
-	(void)data;
 	mc_debug("vm %s: qmp event %s", g->name, event);
+	if (g->mig && strcmp(event, "MIGRATION") == 0)
+		ctl_migrate_event(g->ctl, g, data);
 }
 
 static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
@@ -249,7 +256,7 @@ static void on_vmm_done(void *arg, const char *op, int err, const char *desc)
 	}
 }
 
-static const struct mc_vmm_hooks vmm_hooks = {on_vmm_event, on_vmm_done};
+const struct mc_vmm_hooks ctl_vmm_hooks = {on_vmm_event, on_vmm_done};
 
 void ctl_epoll_sync(struct ctl *c, struct guest *g)
 {
@@ -298,73 +305,89 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	return mc_identity_write(path, buf);
 }
 
+void ctl_guest_paths(const struct guest *g, struct ctl_guest_paths *p)
+{
+	snprintf(p->disk, sizeof(p->disk), "%s/disk.qcow2", g->dir);
+	snprintf(p->ident, sizeof(p->ident), "%s/identity", g->dir);
+	snprintf(p->console, sizeof(p->console), "%s/console.log", g->dir);
+	snprintf(p->log, sizeof(p->log), "%s/qemu.log", g->dir);
+}
+
+void ctl_guest_spec(struct ctl *c, struct guest *g, int from_template,
+                    const struct ctl_guest_paths *p, int tap_fd, struct mc_vm_spec *spec)
+{
+	const struct mc_ctl_config *cfg = c->cfg;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->name = g->name;
+	spec->index = g->index;
+	spec->qemu = cfg->qemu;
+	spec->accel = cfg->accel;
+	spec->machine = cfg->machine;
+	spec->vcpus = cfg->vcpus;
+	spec->mem_mib = cfg->mem_mib;
+	spec->tb_size_mib = cfg->tb_mib;
+	spec->kernel = cfg->kernel;
+	spec->initrd = cfg->initrd;
+	spec->cmdline = cfg->cmdline;
+	spec->disk = p->disk;
+	spec->identity = p->ident;
+	spec->console_log = p->console;
+	spec->log = p->log;
+	spec->tap_fd = tap_fd;
+	spec->mac = g->mac;
+	if (from_template) {
+		spec->mem_path = cfg->tpl_memory;
+		spec->mem_share = 0; /* private copy-on-write view of the template's RAM */
+		/* Not the real kernel and initramfs: QEMU would hold a copy of both
+		 * in every clone's heap, and the clone never boots them. */
+		if (cfg->tpl_stub[0]) {
+			spec->kernel = cfg->tpl_stub;
+			spec->initrd = NULL;
+		}
+	}
+	spec->share = cfg->share[0] ? cfg->share : NULL;
+	spec->no_aslr = cfg->density;
+	spec->ksm = cfg->density;
+}
+
 void ctl_start_guest(struct ctl *c, struct guest *g, int reboot)
 {
 	const struct mc_ctl_config *cfg = c->cfg;
-	char disk[PATH_MAX + 16], ident[PATH_MAX + 16], console[PATH_MAX + 16], log[PATH_MAX + 16];
-	char ifname[16], why[200];
-	struct mc_vm_spec spec = {0};
+	struct ctl_guest_paths p;
+	char why[200];
+	struct mc_vm_spec spec;
 	int err;
 
 	if ((err = mc_mkdir_p(g->dir, 0755)) < 0) {
 		snprintf(why, sizeof(why), "mkdir %s: %s", g->dir, strerror(-err));
 		goto fail;
 	}
-	snprintf(disk, sizeof(disk), "%s/disk.qcow2", g->dir);
-	snprintf(ident, sizeof(ident), "%s/identity", g->dir);
-	snprintf(console, sizeof(console), "%s/console.log", g->dir);
-	snprintf(log, sizeof(log), "%s/qemu.log", g->dir);
+	ctl_guest_paths(g, &p);
 	/* A reboot keeps the guest's disk (and its console so far, renamed). */
 	if (reboot) {
 		char prev[PATH_MAX + 32];
 
 		snprintf(prev, sizeof(prev), "%s/console.prev.log", g->dir);
-		rename(console, prev);
-	} else if ((err = mc_overlay_copy(c->blank, disk)) < 0) {
-		snprintf(why, sizeof(why), "create overlay %s: %s", disk, strerror(-err));
+		rename(p.console, prev);
+	} else if ((err = mc_overlay_copy(c->blank, p.disk)) < 0) {
+		snprintf(why, sizeof(why), "create overlay %s: %s", p.disk, strerror(-err));
 		goto fail;
 	}
-	if ((err = write_identity(c, g, ident)) < 0) {
-		snprintf(why, sizeof(why), "write %s: %s", ident, strerror(-err));
+	if ((err = write_identity(c, g, p.ident)) < 0) {
+		snprintf(why, sizeof(why), "write %s: %s", p.ident, strerror(-err));
 		goto fail;
 	}
-	snprintf(ifname, sizeof(ifname), "mct%u", g->index);
-	if ((err = mc_net_tap_open(ifname, g->addr, &g->tap_fd)) < 0) {
-		snprintf(why, sizeof(why), "tap %s: %s", ifname, strerror(-err));
+	snprintf(g->ifname, sizeof(g->ifname), "mct%u", g->index);
+	if ((err = mc_net_tap_open(g->ifname, g->addr, 1, &g->tap_fd)) < 0) {
+		snprintf(why, sizeof(why), "tap %s: %s", g->ifname, strerror(-err));
 		goto fail;
 	}
-	spec.name = g->name;
-	spec.index = g->index;
-	spec.qemu = cfg->qemu;
-	spec.accel = cfg->accel;
-	spec.machine = cfg->machine;
-	spec.vcpus = cfg->vcpus;
-	spec.mem_mib = cfg->mem_mib;
-	spec.tb_size_mib = cfg->tb_mib;
-	spec.kernel = cfg->kernel;
-	spec.initrd = cfg->initrd;
-	spec.cmdline = cfg->cmdline;
-	spec.disk = disk;
-	spec.identity = ident;
-	spec.console_log = console;
-	spec.log = log;
-	spec.tap_fd = g->tap_fd;
-	spec.mac = g->mac;
-	if (cfg->clone && !reboot) {
-		spec.mem_path = cfg->tpl_memory;
-		spec.mem_share = 0; /* private copy-on-write view of the template's RAM */
+	g->from_template = cfg->clone && !reboot;
+	ctl_guest_spec(c, g, g->from_template, &p, g->tap_fd, &spec);
+	if (g->from_template)
 		spec.incoming = cfg->tpl_state;
-		/* Not the real kernel and initramfs: QEMU would hold a copy of both
-		 * in every clone's heap, and the clone never boots them. */
-		if (cfg->tpl_stub[0]) {
-			spec.kernel = cfg->tpl_stub;
-			spec.initrd = NULL;
-		}
-	}
-	spec.share = cfg->share[0] ? cfg->share : NULL;
-	spec.no_aslr = cfg->density;
-	spec.ksm = cfg->density;
-	g->be = mc_vmm_qemu_ops.create(&spec, &vmm_hooks, g);
+	g->be = mc_vmm_qemu_ops.create(&spec, &ctl_vmm_hooks, g);
 	if (!g->be) {
 		snprintf(why, sizeof(why), "back end refused the guest");
 		goto fail;
@@ -843,14 +866,17 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 			continue;
 		matched++;
 		j->pending++;
-		if (g->op_job || !g->be ||
+		if (g->op_job || !g->be || g->mig ||
 		    (pause ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
 		               g->state == MC_VM_BOOTING)
 		           : g->state != MC_VM_PAUSED)) {
 			char why[160];
 
 			snprintf(why, sizeof(why), "cannot %s a guest that is %s%s", op,
-			         mc_vm_state_name(g->state), g->op_job ? " (busy)" : "");
+			         mc_vm_state_name(g->state),
+			         g->op_job ? " (busy)"
+			         : g->mig  ? " (migrating)"
+			                   : "");
 			ctl_job_send(c, j,
 			             json_pack("{s:s, s:s, s:s}", "type", "result", "guest",
 			                       g->name, "error", why),
@@ -922,6 +948,8 @@ static void drain_cli(struct ctl *c)
 			req_signal(c, req, client, (size_t)n);
 		else if (strcmp(op, "fault") == 0)
 			ctl_req_fault(c, req, client, (size_t)n);
+		else if (strcmp(op, "migrate") == 0)
+			ctl_req_migrate(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
 			req_pause_resume(c, req, op, client, (size_t)n);
 		else if (strcmp(op, "down") == 0) {
@@ -943,6 +971,8 @@ static void reap(struct ctl *c)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (ctl_migrate_reaped(c, pid, status))
+			continue;
 		for (unsigned i = 0; i < c->n; i++) {
 			struct guest *g = &c->g[i];
 			char why[96];
@@ -1266,6 +1296,9 @@ static int tick(struct ctl *c)
 
 		if (due >= 0 && due < next)
 			next = due;
+		due = ctl_migrate_tick(c, now);
+		if (due >= 0 && due < next)
+			next = due;
 	}
 	if (c->shutting_down && live == 0)
 		c->done = 1;
@@ -1277,6 +1310,8 @@ static void teardown(struct ctl *c)
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 
+		ctl_migrate_abort(c, g, "the controller is going away");
+		ctl_migrate_tick(c, mc_now_ms()); /* frees a finished one's old QEMU */
 		if (g->be)
 			mc_vmm_qemu_ops.destroy(&g->be); /* kills and reaps a survivor */
 		if (g->tap_fd >= 0)
@@ -1473,6 +1508,8 @@ report:
 
 			if (type == EP_SIGNAL) {
 				on_signal(c);
+			} else if (type == EP_MIG && idx < c->n) {
+				ctl_migrate_io(c, &c->g[idx], evs[i].events);
 			} else if (type == EP_QMP && idx < c->n && c->g[idx].be) {
 				struct guest *g = &c->g[idx];
 				int err = mc_vmm_qemu_ops.on_io(g->be, !!(evs[i].events & EPOLLIN),

@@ -380,6 +380,11 @@ static void inject_one(struct ctl *c, struct job *j, struct guest *g, const stru
 		result(c, j, g, -ESRCH, why, NULL);
 		return;
 	}
+	if (g->mig && strcmp(k->name, "crash")) {
+		/* A crash ends the migration with the guest; anything else waits for it. */
+		result(c, j, g, -EBUSY, "the guest is migrating", NULL);
+		return;
+	}
 	if (strcmp(k->name, "reboot") == 0) {
 		g->rebooting = 1; /* reap() starts it again */
 		err = kill(g->pid, SIGKILL) < 0 ? -errno : 0;
@@ -417,6 +422,29 @@ static void inject_one(struct ctl *c, struct job *j, struct guest *g, const stru
 			add_revert(c, f, duration_ms);
 		else
 			free(f); /* a hang without a duration lasts */
+		return;
+	}
+	if (strcmp(k->name, "degrade") == 0) {
+		const char *v = json_string_value(json_object_get(params, "errors"));
+		long n = v ? strtol(v, NULL, 10) : 1;
+		char detail[64];
+
+		if (n < 1 || n > 1000000) {
+			result(c, j, g, -EINVAL, "errors: want 1 to 1000000", NULL);
+			return;
+		}
+		g->health_errors += (uint64_t)n;
+		mc_info("fault: vm %s: degrade: health errors now %llu", g->name,
+		        (unsigned long long)g->health_errors);
+		ctl_events_append(c, json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:I}", "t_ms",
+		                               (json_int_t)mc_wall_ms(), "guest", g->name, "from",
+		                               mc_vm_state_name(g->state), "state",
+		                               mc_vm_state_name(g->state), "boot", (int)g->boots,
+		                               "reason", "degraded", "health_errors",
+		                               (json_int_t)g->health_errors));
+		snprintf(detail, sizeof(detail), "health_errors=%llu",
+		         (unsigned long long)g->health_errors);
+		result(c, j, g, 0, NULL, detail);
 		return;
 	}
 	if (strcmp(k->name, "slow-cpu") == 0) {
@@ -533,4 +561,13 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 				inject_one(c, j, &c->g[i], k, params, (uint64_t)dur);
 	}
 	ctl_job_part_done(c, j);
+}
+
+const char *ctl_fault_on_guest(struct ctl *c, unsigned gi)
+{
+	for (struct ctl_fault *f = c->faults; f; f = f->next)
+		if (strcmp(f->kind->name, "partition") && f->gi == gi &&
+		    f->boot_id == c->g[gi].boot_id)
+			return f->kind->name;
+	return c->g[gi].disk_fault ? "disk-error" : "";
 }

@@ -12,8 +12,17 @@
 #include "controller.h"
 #include "ksm.h"
 #include "vm.h"
+#include "vmm.h"
 
 #define MAX_CLIENT_ID 256
+
+/* epoll tags: type in the high 32 bits, guest index in the low. */
+#define EP_SIGNAL         1ull
+#define EP_ZGUEST         2ull
+#define EP_ZCLI           3ull
+#define EP_QMP            4ull /* a guest's QEMU */
+#define EP_MIG            5ull /* the QEMU a guest is migrating to */
+#define EP_TAG(type, idx) (((type) << 32) | (uint64_t)(idx))
 
 struct job;
 
@@ -67,6 +76,12 @@ struct guest {
 	struct job *op_job; /* pending pause/resume request */
 	struct ctl *ctl;
 	int epoll_added;
+	char ifname[16];           /* its tap: "mct<index>", or "mcm<index>" after an odd number of
+	                            * migrations */
+	int from_template;         /* its QEMU was cloned from the template (not cold-booted) */
+	unsigned migrations;       /* live migrations completed */
+	uint64_t health_errors;    /* the health signal: raised by degrade faults */
+	struct ctl_migration *mig; /* live migration in progress (ctl_migrate.c) */
 };
 
 struct ctl {
@@ -113,10 +128,22 @@ void ctl_reply_error(struct ctl *c, const unsigned char *client, size_t len, con
 struct job *ctl_job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len);
 void ctl_job_send(struct ctl *c, struct job *j, json_t *msg, const void *data, size_t len);
 void ctl_job_part_done(struct ctl *c, struct job *j);
+/* Appends one line to the events file (takes ev). */
+void ctl_events_append(struct ctl *c, json_t *ev);
 void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const char *why);
 /* Ends g's commands in flight and a pending pause/resume with why. */
 void ctl_fail_runs(struct ctl *c, struct guest *g, const char *why);
 void ctl_epoll_sync(struct ctl *c, struct guest *g);
+/* Where a guest's files are (in g->dir). */
+struct ctl_guest_paths {
+	char disk[PATH_MAX + 16], ident[PATH_MAX + 16], console[PATH_MAX + 16], log[PATH_MAX + 16];
+};
+void ctl_guest_paths(const struct guest *g, struct ctl_guest_paths *p);
+/* The emulator spec of g as the controller starts it; from_template: a clone's memory
+ * file and stub kernel (no incoming state set). Strings borrowed from c, g and p. */
+void ctl_guest_spec(struct ctl *c, struct guest *g, int from_template,
+                    const struct ctl_guest_paths *p, int tap_fd, struct mc_vm_spec *spec);
+extern const struct mc_vmm_hooks ctl_vmm_hooks;
 /* Starts g's QEMU; reboot = 1: a cold boot that keeps its disk (even in a clone cluster). */
 void ctl_start_guest(struct ctl *c, struct guest *g, int reboot);
 /* After a reboot's QEMU was reaped: back to booting with a fresh emulator (ctl_fault.c). */
@@ -128,5 +155,20 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 int64_t ctl_fault_tick(struct ctl *c, int64_t now);
 /* Reverts every fault still in force (teardown). */
 void ctl_fault_cleanup(struct ctl *c);
+
+/* Live migration to a new QEMU on this host (ctl_migrate.c). */
+void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, size_t len);
+/* A MIGRATION event from g's (source) QEMU. */
+void ctl_migrate_event(struct ctl *c, struct guest *g, json_t *data);
+/* Gives up g's migration in progress (the guest stays where it is). */
+void ctl_migrate_abort(struct ctl *c, struct guest *g, const char *why);
+/* A child was reaped: 1 when it was a migration's QEMU (handled), else 0. */
+int ctl_migrate_reaped(struct ctl *c, pid_t pid, int status);
+/* Deadlines and retired emulators; returns ms until the next deadline (or -1). */
+int64_t ctl_migrate_tick(struct ctl *c, int64_t now);
+/* The migration's target QEMU control connection was readable/writable. */
+void ctl_migrate_io(struct ctl *c, struct guest *g, uint32_t events);
+/* A fault kind in force on guest gi ("" for none), for refusals. */
+const char *ctl_fault_on_guest(struct ctl *c, unsigned gi);
 
 #endif

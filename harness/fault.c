@@ -26,6 +26,10 @@ const struct mc_fault_kind mc_fault_kinds[] = {
 	{"partition", MC_FAULT_HOST, 1, 0,
 	 "the target guests and all the others stop reaching each other (the controller still "
 	 "reaches both sides)", {{NULL}}},
+	{"degrade", MC_FAULT_HOST, 0, 0,
+	 "a health warning: the guest's error counter (microcosm ls --json: health_errors) "
+	 "rises; the guest runs on. A prediction section makes these ahead of failures",
+	 {{"errors", MC_FP_INT, 0, NULL, "added to the counter, 1 or more (default 1)"}, {NULL}}},
 	{"netem", MC_FAULT_GUEST, 1, 0, "a burst of delay, loss, duplication or corruption on "
 	 "the guest's egress",
 	 {{"delay", MC_FP_DURATION, 0, NULL, "added one-way latency, e.g. 50ms"},

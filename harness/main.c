@@ -18,6 +18,8 @@ static const struct {
         {"exec", cmd_exec, mc_exec_usage, "run a command on guests"},
         {"pause", cmd_pause, mc_pause_usage, "stop guests' vCPUs"},
         {"resume", cmd_resume, mc_resume_usage, "continue paused guests"},
+        {"migrate", cmd_migrate, mc_migrate_usage,
+         "live-migrate guests to new QEMU processes (downtime, total time)"},
         {"down", cmd_down, mc_down_usage, "stop a cluster and remove everything it created"},
         {"template", cmd_template, mc_template_usage, "list, build or remove booted templates"},
         {"run", cmd_run, mc_run_usage, "run an experiment file, write a results directory"},

@@ -160,6 +160,24 @@ json_t *mc_metrics_from_summary(json_t *workloads)
 			}
 		}
 	}
+	/* A policy's figures (run_policy.h): `<workload>/ft/<field>`, arrays value by value. */
+	json_array_foreach(workloads, i, w)
+	{
+		const char *wname = json_string_value(json_object_get(w, "workload")), *field;
+		json_t *val, *x;
+
+		json_object_foreach(json_object_get(w, "ft"), field, val)
+		{
+			char name[512];
+
+			snprintf(name, sizeof(name), "%s/ft/%s", wname ? wname : "?", field);
+			if (json_is_number(val))
+				add_value(metrics, name, wname, field, json_number_value(val));
+			else if (json_is_array(val))
+				json_array_foreach(val, k, x) if (json_is_number(x)) add_value(
+				        metrics, name, wname, field, json_number_value(x));
+		}
+	}
 	summarize(metrics);
 	return metrics;
 }

@@ -9,6 +9,7 @@
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -190,16 +191,37 @@ fail:
 	return err;
 }
 
-int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
+/* The host side of every tap to guest_addr has one MAC, derived from the
+ * address: a guest's neighbour entries stay right when its tap is replaced
+ * (migration). Locally administered, never a guest's 52:54:00 prefix. */
+static int tap_set_mac(int fd, uint32_t guest_addr)
+{
+	struct ifreq ifr;
+	unsigned char *a;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	a = (unsigned char *)ifr.ifr_hwaddr.sa_data;
+	a[0] = 0x02;
+	a[1] = 0x6d;
+	a[2] = (unsigned char)(guest_addr >> 24);
+	a[3] = (unsigned char)(guest_addr >> 16);
+	a[4] = (unsigned char)(guest_addr >> 8);
+	a[5] = (unsigned char)guest_addr;
+	return ioctl(fd, SIOCSIFHWADDR, &ifr) < 0 ? -errno : 0;
+}
+
+int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int route, int *out)
 {
 	char path[128];
-	unsigned ifindex;
 	int fd, err;
 
 	err = mc_net_tap_create(ifname, &fd);
 	if (err)
 		return err;
-	ifindex = if_nametoindex(ifname);
+	err = tap_set_mac(fd, guest_addr);
+	if (err)
+		goto fail;
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/proxy_arp", ifname);
 	err = mc_write_string(path, "1");
 	if (err)
@@ -207,14 +229,22 @@ int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *out)
 	/* Strict reverse-path filtering: a guest cannot speak for another's address. */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
 	mc_write_string(path, "1");
-	err = route_add(ifindex, guest_addr, 32);
-	if (err)
+	if (route && (err = mc_net_route_to(ifname, guest_addr)) < 0)
 		goto fail;
 	*out = fd;
 	return 0;
 fail:
 	close(fd);
 	return err;
+}
+
+int mc_net_route_to(const char *ifname, uint32_t guest_addr)
+{
+	unsigned ifindex = if_nametoindex(ifname);
+
+	if (!ifindex)
+		return -errno;
+	return route_add(ifindex, guest_addr, 32);
 }
 
 /* ---- partitions: policy rules + blackhole routes in the fleet namespace ---- */

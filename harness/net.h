@@ -54,11 +54,17 @@ void mc_net_forget_ns(const char *name);
 int mc_net_tap_create(const char *ifname, int *fd);
 
 /*
- * Creates tap ifname, brings it up, turns on proxy ARP and adds a /32 route
- * to guest_addr through it. On success *fd is the open tap (caller owns;
- * closing it removes the tap and its route). Returns 0 or -errno.
+ * Creates tap ifname with the host-side MAC of guest_addr (the same for every
+ * tap to that guest), brings it up, turns on proxy ARP and, when route is
+ * set, points the /32 route to guest_addr through it. On success *fd is the
+ * open tap (caller owns; closing it removes the tap and its route). Returns 0
+ * or -errno.
  */
-int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int *fd);
+int mc_net_tap_open(const char *ifname, uint32_t guest_addr, int route, int *fd);
+
+/* Points the /32 route to guest_addr at tap ifname (replacing the old one: a
+ * migrated guest's traffic follows it). Returns 0 or -errno. */
+int mc_net_route_to(const char *ifname, uint32_t guest_addr);
 
 /*
  * Partitions the fleet: traffic between any guest of side a and any guest of

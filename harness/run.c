@@ -46,6 +46,7 @@
 #include "metrics.h"
 #include "mpirun.h"
 #include "run_faults.h"
+#include "run_policy.h"
 #include "run_trace.h"
 #include "topology.h"
 #include "util.h"
@@ -228,11 +229,21 @@ static const char *trace_preload = "";
 /* The fault plan of the workload running now, pumped while the run waits; NULL = none. */
 static struct mc_run_faults *active_faults;
 
+/* The fault-tolerance policy of the workload running now; NULL = none. */
+static struct mc_run_policy *active_policy;
+
 static void pump_faults(void *arg)
 {
 	(void)arg;
 	if (active_faults)
 		mc_run_faults_pump(active_faults);
+	if (active_policy)
+		mc_run_policy_pump(active_policy);
+}
+
+static const char *vacated(void *ctx, const char *guest)
+{
+	return mc_run_policy_vacated(ctx, guest);
 }
 
 static int wait_child(pid_t pid, uint64_t timeout_ms, int *timed_out)
@@ -266,7 +277,7 @@ static int wait_child(pid_t pid, uint64_t timeout_ms, int *timed_out)
 			deadline = 0;
 		}
 		pump_faults(NULL);
-		usleep(active_faults ? 10000 : 50000);
+		usleep(active_faults || active_policy ? 10000 : 50000);
 	}
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
@@ -591,7 +602,7 @@ static void run_taskfarm(const struct mc_run_opts *o, const char *exe,
 				break;
 			}
 			pump_faults(NULL);
-			usleep(active_faults ? 10000 : 50000);
+			usleep(active_faults || active_policy ? 10000 : 50000);
 		}
 		for (unsigned k = 0; k < w->kill_workers && !interrupted && coord_status < 0; k++) {
 			/* the last workers: g<W>, g<W-1>, … */
@@ -864,6 +875,8 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	json_t *summary_lines = json_array(), *fault_counts = NULL;
 	struct mc_fault_sched sched = {0};
 	struct mc_run_faults *runner = NULL;
+	struct mc_run_policy *policy = NULL;
+	json_t *ft = NULL; /* the policy's figures of the current workload */
 	struct mc_run_trace *tracer = NULL;
 	uint64_t fseed = 0;
 	int rc = 2, failed = 0, st, upped = 0;
@@ -961,6 +974,18 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			fprintf(stderr, "microcosm run: out of memory\n");
 			goto finish;
 		}
+	}
+	if (e->policy.set) {
+		policy = mc_run_policy_new(e, &o->c, &sched, fseed, rundir, err, sizeof(err));
+		if (!policy) {
+			fprintf(stderr, "microcosm run: %s\n", err);
+			goto finish;
+		}
+		if (runner)
+			mc_run_faults_set_vacated(runner, vacated, policy);
+		fprintf(stderr,
+		        "run: policy %s: decisions, warnings and migrations go to policy.jsonl\n",
+		        e->policy.name);
 	}
 
 	interrupted = 0;
@@ -1119,6 +1144,10 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 				mc_run_faults_begin(runner, wi, dir);
 				active_faults = runner;
 			}
+			if (policy && r == 0) {
+				mc_run_policy_begin(policy, wi);
+				active_policy = policy;
+			}
 			if (w->kind == MC_EXP_MPI)
 				run_mpi(o, w, dir, &rr);
 			else if (w->kind == MC_EXP_EXEC)
@@ -1128,6 +1157,11 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			if (active_faults) {
 				active_faults = NULL;
 				mc_run_faults_end(runner);
+			}
+			if (active_policy) {
+				active_policy = NULL;
+				json_decref(ft);
+				ft = mc_run_policy_end(policy, rr.ok);
 			}
 			res = json_pack("{s:s, s:i, s:b, s:f, s:I, s:I, s:o}", "workload", w->name,
 			                "rep", (int)r, "ok", rr.ok, "seconds", rr.seconds,
@@ -1165,6 +1199,12 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		                                         "runs", (int)json_array_size(runs), "ok",
 		                                         (int)nok, "median_s",
 		                                         nok ? secs[nok / 2] : 0.0, "reps", runs));
+		if (ft) {
+			/* The policy's figures for the workload's first repetition. */
+			json_object_set_new(json_array_get(summary, json_array_size(summary) - 1),
+			                    "ft", ft);
+			ft = NULL;
+		}
 		write_summary(rundir, summary, NULL);
 		free(secs);
 	}
@@ -1176,6 +1216,9 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 
 finish:
 	active_faults = NULL;
+	active_policy = NULL;
+	json_decref(ft);
+	mc_run_policy_free(&policy);
 	if (runner && upped) {
 		fault_counts = mc_run_faults_finish(runner);
 		json_object_set(manifest, "faults", fault_counts);

@@ -14,6 +14,7 @@
 #include "client.h"
 #include "inject.h"
 #include "mc_trace.h"
+#include "predict.h"
 #include "util.h"
 
 #define CHUNK_GUESTS    60  /* names per injection request (target sets hold 64 items) */
@@ -46,7 +47,16 @@ struct mc_run_faults {
 	pid_t kids[MAX_KIDS]; /* injections still being carried out */
 	off_t traced_off;     /* faults.jsonl up to here became trace events */
 	unsigned nkids;
+	const char *(*vacated)(void *ctx, const char *guest); /* see set_vacated */
+	void *vacated_ctx;
 };
+
+void mc_run_faults_set_vacated(struct mc_run_faults *f,
+                               const char *(*fn)(void *ctx, const char *guest), void *ctx)
+{
+	f->vacated = fn;
+	f->vacated_ctx = ctx;
+}
 
 static void append(struct mc_run_faults *f, json_t *rec)
 {
@@ -213,11 +223,12 @@ static void record_common(struct mc_run_faults *f, const struct mc_fault_planned
 	(void)f;
 }
 
-/* Carries out item i now, a chunk of guests at a time, and writes its records. */
-static void inject_item(struct mc_run_faults *f, size_t i, int64_t planned_rel)
+/* Carries out item i now on guests (a comma list), a chunk of guests at a time, and writes
+ * its records. */
+static void inject_item(struct mc_run_faults *f, size_t i, int64_t planned_rel, const char *guests)
 {
 	const struct mc_fault_planned *p = &f->s->items[i];
-	char *names = strdup(p->guests), *save = NULL, *tok;
+	char *names = strdup(guests), *save = NULL, *tok;
 	char chunk[CHUNK_GUESTS * 8 + 16];
 	unsigned in_chunk = 0;
 
@@ -371,26 +382,71 @@ static void reap_kids(struct mc_run_faults *f, int64_t wait_ms)
  * Starts item i: a child process carries it out and writes its records, so a slow
  * injection (a guest command under TCG) never delays the next one.
  */
+/* A failure planned for guests whose work moved away (a policy's migration) strikes nothing:
+ * those get a not-injected record here; the others are returned as a new list (caller frees;
+ * NULL when none is left). */
+static char *strike_vacated(struct mc_run_faults *f, size_t i, int64_t planned_rel)
+{
+	const struct mc_fault_planned *p = &f->s->items[i];
+	char *names = strdup(p->guests), *keep = calloc(1, strlen(p->guests) + 1), *save = NULL;
+
+	if (!names || !keep) {
+		free(names);
+		free(keep);
+		return NULL;
+	}
+	for (char *g = strtok_r(names, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+		const char *why = mc_predict_is_failure(p->kind) && f->vacated
+		                          ? f->vacated(f->vacated_ctx, g)
+		                          : NULL;
+
+		if (why) {
+			json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I}", "guest", g, "kind",
+			                        p->kind->name, "outcome", "avoided", "error", why,
+			                        "at_ms", (json_int_t)mc_wall_ms());
+
+			record_common(f, p, rec, planned_rel);
+			append(f, rec);
+			json_decref(rec);
+			fprintf(stderr, "run: fault %s %s on %s: %s\n", p->name, p->kind->name, g,
+			        why);
+		} else {
+			if (keep[0])
+				strcat(keep, ",");
+			strcat(keep, g);
+		}
+	}
+	free(names);
+	if (!keep[0]) {
+		free(keep);
+		return NULL;
+	}
+	return keep;
+}
+
 static void dispatch(struct mc_run_faults *f, size_t i, int64_t planned_rel)
 {
+	char *guests;
 	pid_t pid;
 
 	f->it[i].state = ITEM_DONE;
+	if (!(guests = strike_vacated(f, i, planned_rel)))
+		return;
 	reap_kids(f, 0);
 	if (f->nkids == MAX_KIDS)
 		reap_kids(f, KID_WAIT_MS);
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		inject_item(f, i, planned_rel);
+		inject_item(f, i, planned_rel, guests);
 		fflush(NULL);
 		_exit(0);
 	}
-	if (pid < 0) {
-		inject_item(f, i, planned_rel); /* no process to spare: do it here */
-		return;
-	}
-	f->kids[f->nkids++] = pid;
+	if (pid < 0)
+		inject_item(f, i, planned_rel, guests); /* no process to spare: do it here */
+	else
+		f->kids[f->nkids++] = pid;
+	free(guests);
 }
 
 void mc_run_faults_pump(struct mc_run_faults *f)
@@ -504,6 +560,7 @@ json_t *mc_run_faults_finish(struct mc_run_faults *f)
 {
 	json_t *guests, *g, *lat = json_array(), *delays = json_array(), *recs, *rec, *out;
 	unsigned detected = 0, undetected = 0, unplanned = 0, injected = 0, failed = 0, not = 0;
+	unsigned avoided = 0;
 	size_t i, k;
 
 	for (size_t q = 0; q < f->s->n; q++)
@@ -522,6 +579,8 @@ json_t *mc_run_faults_finish(struct mc_run_faults *f)
 			json_array_append(delays, json_object_get(rec, "delay_ms"));
 		} else if (!strcmp(o, "not-injected")) {
 			not ++;
+		} else if (!strcmp(o, "avoided")) {
+			avoided++;
 		} else {
 			failed++;
 		}
@@ -575,12 +634,12 @@ json_t *mc_run_faults_finish(struct mc_run_faults *f)
 	}
 	json_decref(guests);
 	json_decref(recs);
-	out = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o}", "planned",
-	                (int)(injected + failed + not ), "injected", (int)injected, "failed",
-	                (int)failed, "not_injected", (int)not, "detected", (int)detected,
-	                "undetected_crashes", (int)undetected, "unplanned_failures", (int)unplanned,
-	                "detection_latency_ms", median_max(lat), "injection_delay_ms",
-	                median_max(delays));
+	out = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o}", "planned",
+	                (int)(injected + failed + not +avoided), "injected", (int)injected,
+	                "failed", (int)failed, "not_injected", (int)not, "avoided", (int)avoided,
+	                "detected", (int)detected, "undetected_crashes", (int)undetected,
+	                "unplanned_failures", (int)unplanned, "detection_latency_ms",
+	                median_max(lat), "injection_delay_ms", median_max(delays));
 	json_decref(lat);
 	json_decref(delays);
 	return out;

@@ -17,6 +17,12 @@ struct mc_run_faults;
 struct mc_run_faults *mc_run_faults_new(const struct mc_common_opts *c,
                                         const struct mc_fault_sched *s, const char *rundir);
 
+/* fn(ctx, guest) is asked before a failure (crash, reboot) is injected into guest: a reason
+ * string means its work has moved away and the failure strikes nothing (recorded with
+ * outcome "avoided"), NULL means inject. */
+void mc_run_faults_set_vacated(struct mc_run_faults *f,
+                               const char *(*fn)(void *ctx, const char *guest), void *ctx);
+
 /* Workload wi starts now; its output goes to rep_dir/stdout.jsonl (output events). */
 void mc_run_faults_begin(struct mc_run_faults *f, unsigned wi, const char *rep_dir);
 

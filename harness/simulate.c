@@ -665,9 +665,9 @@ static void sim_free(struct sim *s)
 }
 
 /* What the policy is told about the job (policy.h). */
-static void make_env(const struct mc_sim_config *cfg, const struct mc_predict *pred,
-                     double node_rate, const struct mc_policy_param *params, unsigned n_params,
-                     struct mc_policy_env *env)
+void mc_sim_policy_env(const struct mc_sim_config *cfg, const struct mc_predict *pred,
+                       double node_rate, const struct mc_policy_param *params, unsigned n_params,
+                       struct mc_policy_env *env)
 {
 	memset(env, 0, sizeof(*env));
 	env->nodes = cfg->nodes;
@@ -699,7 +699,7 @@ int mc_sim_check_policy(const struct mc_experiment *e, const struct mc_sim_confi
 	if ((r = mc_predict_node_rate(e, cfg->nodes, cfg->seed, &rate, err, errlen)))
 		return r;
 	mc_predict_init(&pred, e, cfg->seed, rate);
-	make_env(cfg, &pred, rate, params, n_params, &env);
+	mc_sim_policy_env(cfg, &pred, rate, params, n_params, &env);
 	if (!(p = mc_policy_new(policy, &env, err, errlen)))
 		return -EINVAL;
 	mc_policy_destroy(&p);
@@ -723,7 +723,7 @@ int mc_sim_run(const struct mc_experiment *e, const struct mc_sim_config *cfg, c
 	}
 	if ((r = setup(&s)))
 		goto out;
-	make_env(cfg, &s.pred, s.node_rate, params, n_params, &env);
+	mc_sim_policy_env(cfg, &s.pred, s.node_rate, params, n_params, &env);
 	if (!(s.pol = mc_policy_new(policy, &env, err, errlen))) {
 		r = -EINVAL;
 		goto out;

@@ -116,6 +116,14 @@ int mc_sim_check_policy(const struct mc_experiment *e, const struct mc_sim_confi
                         const char *policy, const struct mc_policy_param *params, unsigned n_params,
                         char *err, size_t errlen);
 
+/* What a policy is told about a job of cfg (policy.h's env): nodes, work, costs, the node
+ * and system MTBF from node_rate (failures per node per s), the predictor's quality; params
+ * borrowed. */
+struct mc_predict;
+void mc_sim_policy_env(const struct mc_sim_config *cfg, const struct mc_predict *pred,
+                       double node_rate, const struct mc_policy_param *params, unsigned n_params,
+                       struct mc_policy_env *env);
+
 /* A result as a JSON object (the fields above, times in s). NULL when out of memory. */
 json_t *mc_sim_result_to_json(const struct mc_sim_result *r);
 

@@ -29,6 +29,8 @@ struct mc_vm_spec {
 	const char *mem_path;    /* file backing guest RAM (templates, clones); NULL = anonymous */
 	int mem_share;        /* 1: RAM writes reach the file (template); 0: private COW (clone) */
 	const char *incoming; /* migration state to restore (clone); NULL = cold boot */
+	int listen;           /* 1: start with -incoming defer and wait: the owner sends
+	                       * migrate-incoming itself (live migration's target) */
 	int no_aslr;          /* density: start the emulator without ASLR (see docs) */
 	int ksm;              /* density: PR_SET_MEMORY_MERGE on the whole emulator */
 	const char *share;    /* host directory exported read-only over virtio-9p; NULL = none */

@@ -87,7 +87,7 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 		add(&b, "memory-backend-file,id=mem,size=%lluM,mem-path=%s,share=%s",
 		    (unsigned long long)s->mem_mib, s->mem_path, s->mem_share ? "on" : "off");
 	}
-	if (s->incoming) {
+	if (s->incoming || s->listen) {
 		/* Restored over QMP once capabilities are set (see qemu_start). */
 		add(&b, "-incoming");
 		add(&b, "defer");
@@ -108,8 +108,11 @@ int mc_vmm_qemu_argv(const struct mc_vm_spec *s, int qmp_fd, int tap_fd, char **
 	add(&b, "-display");
 	add(&b, "none");
 	add(&b, "-no-reboot");
+	/* Appended to: a migrated guest's new QEMU goes on with the same console file. */
+	add(&b, "-chardev");
+	add(&b, "file,id=con0,path=%s,append=on", s->console_log);
 	add(&b, "-serial");
-	add(&b, "file:%s", s->console_log);
+	add(&b, "chardev:con0");
 	add(&b, "-kernel");
 	add(&b, "%s", s->kernel);
 	if (s->initrd) {
@@ -167,12 +170,19 @@ static void on_qmp_event(void *arg, const char *event, json_t *data)
 	if (vm->incoming && strcmp(event, "MIGRATION") == 0) {
 		const char *st = json_string_value(json_object_get(data, "status"));
 
-		/* An incoming guest stays paused once loaded: continue it. */
-		if (st && strcmp(st, "completed") == 0)
+		/* An incoming guest stays paused once loaded: continue it. Only once: later
+		 * MIGRATION events are the guest's own outgoing migrations. */
+		if (st && strcmp(st, "completed") == 0) {
 			mc_qmp_send(vm->qmp, "cont", NULL, on_restore_reply, vm);
-		else if (st && strcmp(st, "failed") == 0 && vm->hooks->on_done)
-			vm->hooks->on_done(vm->arg, "restore", -EIO,
-			                   "loading the template state failed");
+			free(vm->incoming);
+			vm->incoming = NULL;
+		} else if (st && strcmp(st, "failed") == 0) {
+			free(vm->incoming);
+			vm->incoming = NULL;
+			if (vm->hooks->on_done)
+				vm->hooks->on_done(vm->arg, "restore", -EIO,
+				                   "loading the template state failed");
+		}
 	}
 
 	if (vm->hooks->on_event)

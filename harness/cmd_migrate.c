@@ -1,0 +1,105 @@
+/* cmd_migrate.c — `microcosm migrate`: live-migrate guests to new QEMU processes. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "commands.h"
+
+/* Whether name is this host: its hostname (or the first label of it) or localhost. */
+static int this_host(const char *name)
+{
+	char self[256];
+	size_t n;
+
+	if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1"))
+		return 1;
+	if (gethostname(self, sizeof(self)) < 0)
+		return 0;
+	self[sizeof(self) - 1] = '\0';
+	if (!strcmp(name, self))
+		return 1;
+	n = strcspn(self, ".");
+	return strlen(name) == n && !strncmp(name, self, n);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	struct mc_target_opts o;
+	struct mc_client *cl;
+	char err[512];
+	int r, failures = 0, header = 0;
+
+	r = mc_cli_parse_target(argc, argv, &o, mc_migrate_usage);
+	if (r)
+		return r > 0 ? 0 : 2;
+	if (o.to[0] && !this_host(o.to)) {
+		fprintf(stderr,
+		        "microcosm migrate: --to '%s': not this host; a cluster spans one host "
+		        "today, so a guest can only move to a new QEMU here\n",
+		        o.to);
+		return 2;
+	}
+	cl = mc_client_connect(&o.c, err, sizeof(err));
+	if (!cl) {
+		fprintf(stderr, "microcosm migrate: %s\n", err);
+		return 1;
+	}
+	if (mc_client_send(cl, json_pack("{s:s, s:s}", "op", "migrate", "target", o.target)) < 0) {
+		mc_client_destroy(&cl);
+		return 1;
+	}
+	for (;;) {
+		json_t *m = NULL;
+		const char *type;
+
+		/* A migration gives up after 180 s; wait a little longer than that. */
+		if (mc_client_recv(cl, 240000, &m, NULL, NULL) < 0) {
+			fprintf(stderr, "microcosm migrate: controller did not answer\n");
+			failures++;
+			break;
+		}
+		type = json_string_value(json_object_get(m, "type"));
+		if (type && strcmp(type, "result") == 0) {
+			const char *g = json_string_value(json_object_get(m, "guest"));
+			const char *e = json_string_value(json_object_get(m, "error"));
+
+			if (e) {
+				failures++;
+				fprintf(stderr, "%s: migrate: %s\n", g, e);
+			} else if (o.json) {
+				json_object_del(m, "type");
+				json_dumpf(m, stdout, JSON_COMPACT);
+				putchar('\n');
+			} else {
+				if (!header++)
+					printf("%-8s %9s %9s %9s %9s %6s\n", "GUEST", "TOTAL_MS",
+					       "DOWN_MS", "SETUP_MS", "SENT_MIB", "PASSES");
+				printf("%-8s %9lld %9lld %9lld %9.1f %6lld\n", g,
+				       (long long)json_integer_value(
+				               json_object_get(m, "total_ms")),
+				       (long long)json_integer_value(
+				               json_object_get(m, "downtime_ms")),
+				       (long long)json_integer_value(
+				               json_object_get(m, "setup_ms")),
+				       (double)json_integer_value(json_object_get(m, "bytes")) /
+				               (1 << 20),
+				       (long long)json_integer_value(json_object_get(m, "passes")));
+			}
+			fflush(stdout);
+		} else if (type && strcmp(type, "error") == 0) {
+			fprintf(stderr, "microcosm migrate: %s\n",
+			        json_string_value(json_object_get(m, "error")));
+			failures++;
+			json_decref(m);
+			break;
+		} else if (type && strcmp(type, "done") == 0) {
+			json_decref(m);
+			break;
+		}
+		json_decref(m);
+	}
+	mc_client_destroy(&cl);
+	return failures ? 1 : 0;
+}

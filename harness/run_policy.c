@@ -1,0 +1,600 @@
+/* run_policy.c — a fault-tolerance policy carried out in a real run (run_policy.h).
+ *
+ * The loop, per workload: the predictor's warnings (predict.h, the same seeded model the
+ * simulator uses) are injected at their times as degrade faults, which raise the guest's
+ * health error counter in the controller; the controller writes each change to the run's
+ * events.jsonl, and this executor reads that stream back: a "degraded" line is a WARNING to
+ * the policy, a guest that turns failed is a FAILURE. The policy's MIGRATE actions become
+ * `migrate` requests to the controller; once one completes, the guest runs in a new QEMU
+ * (the "spare") and a failure planned for its old node is not injected (run_faults.c asks
+ * mc_run_policy_vacated()). Checkpoints of real runs are not carried out (refused, recorded).
+ */
+#include "run_policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "fault.h"
+#include "inject.h"
+#include "log.h"
+#include "policies/policy.h"
+#include "predict.h"
+#include "simulate.h"
+#include "util.h"
+
+#define MAX_MIGS      16     /* migrations in flight at once */
+#define MAX_KIDS      64     /* warning injections in flight */
+#define END_WAIT_MS   240000 /* end(): how long migrations in flight may still take */
+#define EVENTS_MAX_RD 65536
+
+struct mig {
+	struct mc_client *cl;
+	unsigned guest;
+	unsigned node; /* the node it vacates */
+	int got_result;
+};
+
+struct mc_run_policy {
+	const struct mc_experiment *e;
+	struct mc_common_opts c;
+	struct mc_policy *pol;
+	struct mc_policy_env env;
+	struct mc_predict_list warn;
+	unsigned n;         /* guests = nodes the job starts on */
+	unsigned *node_of;  /* guest -> the node that holds its work now */
+	int64_t *moved_ms;  /* guest -> when its work last moved (wall ms), 0 = never */
+	char (*why)[160];   /* guest -> vacated() answer */
+	unsigned next_node; /* the next spare's node number */
+	char log_path[PATH_MAX + 32], ev_path[PATH_MAX + 32];
+	off_t ev_off;
+	char ev_tail[1024];
+	/* the current workload */
+	int active;
+	unsigned wi;
+	size_t next_warn;
+	int64_t t0_mono, t0_wall;
+	double wake_s;
+	int job_failed;
+	struct mig migs[MAX_MIGS];
+	unsigned nmigs;
+	pid_t kids[MAX_KIDS];
+	unsigned nkids;
+	/* its figures */
+	unsigned warnings, false_alarms, migrations, failures, avoided, refused, failed_migs;
+	double work_lost_s;
+	json_t *downtimes, *totals;
+};
+
+static void log_line(struct mc_run_policy *p, json_t *rec)
+{
+	char *s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+	int fd;
+
+	json_decref(rec);
+	if (!s)
+		return;
+	fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		size_t len = strlen(s);
+
+		s[len] = '\n';
+		if (write(fd, s, len + 1) != (ssize_t)(len + 1))
+			mc_debug("run: %s: %s", p->log_path, strerror(errno));
+		close(fd);
+	}
+	free(s);
+}
+
+static void on_record(void *ctx, const struct mc_policy_record *r)
+{
+	struct mc_run_policy *p = ctx;
+	json_t *j = mc_sim_record_to_json(r);
+
+	if (!j)
+		return;
+	json_object_set_new(j, "type", json_string("decision"));
+	if (r->event_node < p->n || r->event == MC_POLICY_EV_WARNING ||
+	    r->event == MC_POLICY_EV_FAILURE) {
+		for (unsigned g = 0; g < p->n; g++)
+			if (p->node_of[g] == r->event_node) {
+				char name[16];
+
+				snprintf(name, sizeof(name), "g%04u", g);
+				json_object_set_new(j, "guest", json_string(name));
+				break;
+			}
+	}
+	if (r->refused)
+		p->refused++;
+	log_line(p, j);
+	if (r->action.act != MC_POLICY_NOTHING || r->refused)
+		fprintf(stderr, "run: policy %s: %s on node %u%s%s\n", r->policy,
+		        mc_policy_act_name(r->action.act), r->action.node,
+		        r->refused ? ": refused: " : "", r->refused ? r->why : "");
+}
+
+struct mc_run_policy *mc_run_policy_new(const struct mc_experiment *e,
+                                        const struct mc_common_opts *c,
+                                        const struct mc_fault_sched *s, uint64_t fault_seed,
+                                        const char *rundir, char *err, size_t errlen)
+{
+	struct mc_run_policy *p;
+	struct mc_sim_config cfg = {0};
+	struct mc_predict pred;
+	struct mc_policy_param params[MC_EXP_MAX_POLICY_PARAMS];
+	double rate = 0;
+	unsigned n = e->cluster.guests;
+
+	if (errlen)
+		err[0] = '\0';
+	if (!e->policy.set)
+		return NULL;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		mc_errf(err, errlen, "policy: out of memory");
+		return NULL;
+	}
+	p->e = e;
+	p->c = *c;
+	p->n = n;
+	p->wake_s = -1;
+	p->next_node = n;
+	p->node_of = calloc(n, sizeof(*p->node_of));
+	p->moved_ms = calloc(n, sizeof(*p->moved_ms));
+	p->why = calloc(n, sizeof(*p->why));
+	p->downtimes = json_array();
+	p->totals = json_array();
+	if (!p->node_of || !p->moved_ms || !p->why || !p->downtimes || !p->totals) {
+		mc_errf(err, errlen, "policy: out of memory");
+		goto fail;
+	}
+	for (unsigned g = 0; g < n; g++)
+		p->node_of[g] = g;
+	snprintf(p->log_path, sizeof(p->log_path), "%s/policy.jsonl", rundir);
+	snprintf(p->ev_path, sizeof(p->ev_path), "%s/events.jsonl", rundir);
+	/* What the simulator would tell the policy; without a simulate section the work and
+	 * the costs are unknown (0). */
+	if (e->simulate.set) {
+		if (mc_sim_config_resolve(e, n, NULL, fault_seed, &cfg, err, errlen) < 0)
+			goto fail;
+	} else {
+		cfg.nodes = n;
+		cfg.seed = fault_seed;
+	}
+	if (mc_predict_node_rate(e, n, fault_seed, &rate, err, errlen) < 0)
+		goto fail;
+	mc_predict_init(&pred, e, fault_seed, rate);
+	for (unsigned i = 0; i < e->policy.n_params; i++) {
+		params[i].key = e->policy.params[i].key;
+		params[i].value = e->policy.params[i].value;
+	}
+	mc_sim_policy_env(&cfg, &pred, rate, params, e->policy.n_params, &p->env);
+	if (!(p->pol = mc_policy_new(e->policy.name, &p->env, err, errlen)))
+		goto fail;
+	p->env.params = NULL; /* borrowed for init only */
+	p->env.n_params = 0;
+	mc_policy_set_recorder(p->pol, on_record, p);
+	if (mc_predict_schedule(e, s, fault_seed, &p->warn, err, errlen) < 0)
+		goto fail;
+	return p;
+fail:
+	mc_run_policy_free(&p);
+	return NULL;
+}
+
+static double now_s(const struct mc_run_policy *p)
+{
+	return (double)(mc_now_ms() - p->t0_mono) / 1000.0;
+}
+
+static void job_of(const struct mc_run_policy *p, double t, struct mc_policy_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->now_s = t;
+	job->work_s = p->env.work_s;
+	job->done_s = p->job_failed ? 0 : t;
+	job->nodes = p->n;
+	job->spares_left = UINT64_MAX;
+	job->migrating = p->nmigs;
+}
+
+static void start_migration(struct mc_run_policy *p, const struct mc_policy_event *ev,
+                            const struct mc_policy_action *a);
+
+/* Tells the policy about ev and carries out what it asks. */
+static void tell(struct mc_run_policy *p, struct mc_policy_event *ev)
+{
+	struct mc_policy_job job;
+	struct mc_policy_out out = {0};
+	char err[256];
+
+	job_of(p, ev->now_s, &job);
+	out.wake_s = p->wake_s;
+	if (mc_policy_decide(p->pol, ev, &job, &out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "run: policy: %s\n", err);
+		log_line(p, json_pack("{s:s, s:f, s:s}", "type", "error", "time_s", ev->now_s,
+		                      "error", err));
+		return;
+	}
+	p->wake_s = out.wake_s;
+	for (unsigned i = 0; i < out.n; i++) {
+		const struct mc_policy_action *a = &out.acts[i];
+
+		if (a->act == MC_POLICY_MIGRATE)
+			start_migration(p, ev, a);
+		else if (a->act == MC_POLICY_CHECKPOINT)
+			mc_policy_refused(p->pol, ev->now_s, ev, a,
+			                  "a real run does not take checkpoints (simulated only)");
+	}
+}
+
+void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi)
+{
+	struct mc_policy_event ev = {.kind = MC_POLICY_EV_START};
+	struct stat st;
+
+	p->wi = wi;
+	p->active = 1;
+	p->t0_mono = mc_now_ms();
+	p->t0_wall = mc_wall_ms();
+	p->job_failed = 0;
+	p->wake_s = -1;
+	p->next_warn = 0;
+	p->warnings = p->false_alarms = p->migrations = p->failures = 0;
+	p->avoided = p->refused = p->failed_migs = 0;
+	p->work_lost_s = 0;
+	json_decref(p->downtimes);
+	json_decref(p->totals);
+	p->downtimes = json_array();
+	p->totals = json_array();
+	/* The events so far are the cluster's start: read from here on. */
+	p->ev_off = stat(p->ev_path, &st) == 0 ? st.st_size : 0;
+	p->ev_tail[0] = '\0';
+	tell(p, &ev);
+}
+
+static int guest_index(const char *name, unsigned n)
+{
+	char *end;
+	unsigned long v;
+
+	if (!name || name[0] != 'g')
+		return -1;
+	v = strtoul(name + 1, &end, 10);
+	return *end || v >= n ? -1 : (int)v;
+}
+
+static void reap_kids(struct mc_run_policy *p, int block)
+{
+	for (unsigned i = 0; i < p->nkids;) {
+		if (waitpid(p->kids[i], NULL, block ? 0 : WNOHANG) == p->kids[i] || errno == ECHILD)
+			p->kids[i] = p->kids[--p->nkids];
+		else
+			i++;
+	}
+}
+
+/* A due warning becomes a degrade fault on its guest (in a child: the controller may be
+ * busy). The policy hears of it when the controller's event comes back. */
+static void give_warning(struct mc_run_policy *p, const struct mc_predict_warning *w)
+{
+	char name[16];
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "g%04u", w->guest);
+	p->warnings++;
+	p->false_alarms += w->false_alarm != 0;
+	log_line(p, json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "type", "warning", "guest", name,
+	                      "at_ms", (json_int_t)w->at_ms, "actual_ms",
+	                      (json_int_t)(mc_now_ms() - p->t0_mono), "predicted_ms",
+	                      (json_int_t)w->predicted_ms, "false_alarm", w->false_alarm));
+	fprintf(stderr, "run: prediction: %s warned at %.3f s (failure predicted at %.3f s%s)\n",
+	        name, (double)(mc_now_ms() - p->t0_mono) / 1000.0, (double)w->predicted_ms / 1000.0,
+	        w->false_alarm ? ", a false alarm" : "");
+	reap_kids(p, 0);
+	if (p->nkids == MAX_KIDS)
+		reap_kids(p, 1);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct mc_inject_req req = {.kind = mc_fault_kind_find("degrade"),
+		                            .target = name,
+		                            .name = "prediction"};
+		json_t *recs = NULL;
+		char err[256];
+
+		if (mc_inject(&p->c, &req, &recs, err, sizeof(err)) < 0)
+			fprintf(stderr, "run: prediction: degrade %s: %s\n", name, err);
+		json_decref(recs);
+		fflush(NULL);
+		_exit(0);
+	}
+	if (pid > 0)
+		p->kids[p->nkids++] = pid;
+}
+
+static void start_migration(struct mc_run_policy *p, const struct mc_policy_event *ev,
+                            const struct mc_policy_action *a)
+{
+	char err[256], name[16];
+	struct mig *m;
+	int g = -1;
+
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->node_of[i] == a->node)
+			g = (int)i;
+	if (g < 0) {
+		mc_policy_refused(p->pol, ev->now_s, ev, a, "no guest's work is on that node");
+		return;
+	}
+	for (unsigned i = 0; i < p->nmigs; i++)
+		if (p->migs[i].guest == (unsigned)g) {
+			mc_policy_refused(p->pol, ev->now_s, ev, a, "already migrating");
+			return;
+		}
+	if (p->nmigs == MAX_MIGS) {
+		mc_policy_refused(p->pol, ev->now_s, ev, a, "too many migrations under way");
+		return;
+	}
+	m = &p->migs[p->nmigs];
+	memset(m, 0, sizeof(*m));
+	snprintf(name, sizeof(name), "g%04d", g);
+	if (!(m->cl = mc_client_connect(&p->c, err, sizeof(err))) ||
+	    mc_client_send(m->cl, json_pack("{s:s, s:s}", "op", "migrate", "target", name)) < 0) {
+		mc_client_destroy(&m->cl);
+		mc_policy_refused(p->pol, ev->now_s, ev, a,
+		                  err[0] ? err : "controller unreachable");
+		return;
+	}
+	m->guest = (unsigned)g;
+	m->node = a->node;
+	p->nmigs++;
+	fprintf(stderr, "run: policy: migrating %s (%s)\n", name, a->reason);
+}
+
+/* A migration's reply: a result, then done. */
+static void mig_reply(struct mc_run_policy *p, struct mig *m, json_t *msg)
+{
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	const char *e = json_string_value(json_object_get(msg, "error"));
+	char name[16];
+	double t = now_s(p);
+
+	snprintf(name, sizeof(name), "g%04u", m->guest);
+	if (!type || strcmp(type, "result"))
+		return;
+	m->got_result = 1;
+	json_object_set_new(msg, "type", json_string("migration"));
+	json_object_set_new(msg, "time_s", json_real(t));
+	if (e) {
+		p->failed_migs++;
+		fprintf(stderr, "run: policy: migrating %s failed: %s\n", name, e);
+		log_line(p, json_incref(msg));
+		return;
+	}
+	{
+		struct mc_policy_event ev = {.kind = MC_POLICY_EV_MIGRATED, .now_s = t};
+		double down =
+		        (double)json_integer_value(json_object_get(msg, "downtime_ms")) / 1000.0;
+		double total =
+		        (double)json_integer_value(json_object_get(msg, "total_ms")) / 1000.0;
+
+		p->migrations++;
+		json_array_append_new(p->downtimes, json_real(down));
+		json_array_append_new(p->totals, json_real(total));
+		p->moved_ms[m->guest] = mc_wall_ms();
+		ev.node = m->node;
+		ev.spare = p->next_node++;
+		p->node_of[m->guest] = ev.spare;
+		json_object_set_new(msg, "node", json_integer(m->node));
+		json_object_set_new(msg, "spare", json_integer(ev.spare));
+		log_line(p, json_incref(msg));
+		fprintf(stderr, "run: policy: %s migrated in %.3f s (downtime %.3f s)\n", name,
+		        total, down);
+		tell(p, &ev);
+	}
+}
+
+static void poll_migrations(struct mc_run_policy *p, int timeout_ms)
+{
+	for (unsigned i = 0; i < p->nmigs;) {
+		struct mig *m = &p->migs[i];
+		json_t *msg = NULL;
+		int r = mc_client_recv(m->cl, timeout_ms, &msg, NULL, NULL);
+		const char *type = json_string_value(json_object_get(msg, "type"));
+		int finished = 0;
+
+		if (r == 0) {
+			if (type && !strcmp(type, "result"))
+				mig_reply(p, m, msg);
+			else if (type && !strcmp(type, "error")) {
+				p->failed_migs++;
+				fprintf(stderr, "run: policy: migrating g%04u: %s\n", m->guest,
+				        json_string_value(json_object_get(msg, "error")));
+				finished = 1;
+			} else if (type && !strcmp(type, "done"))
+				finished = 1;
+		} else if (r != -ETIMEDOUT) {
+			p->failed_migs += !m->got_result;
+			finished = 1;
+		}
+		json_decref(msg);
+		if (finished) {
+			mc_client_destroy(&m->cl);
+			*m = p->migs[--p->nmigs];
+			continue;
+		}
+		if (r == 0)
+			continue; /* there may be more */
+		i++;
+	}
+}
+
+/* One line of the controller's events file. */
+static void on_event_line(struct mc_run_policy *p, const char *line)
+{
+	json_t *ev = json_loads(line, 0, NULL);
+	const char *reason = json_string_value(json_object_get(ev, "reason"));
+	const char *state = json_string_value(json_object_get(ev, "state"));
+	const char *from = json_string_value(json_object_get(ev, "from"));
+	int g = guest_index(json_string_value(json_object_get(ev, "guest")), p->n);
+	double t = now_s(p);
+
+	if (g < 0 || !state) {
+		json_decref(ev);
+		return;
+	}
+	if (reason && !strcmp(reason, "degraded")) {
+		/* The health signal: a warning; the predictor's lead says when the failure is due,
+		 * its precision how much to believe it. */
+		struct mc_policy_event w = {.kind = MC_POLICY_EV_WARNING,
+		                            .now_s = t,
+		                            .node = p->node_of[g],
+		                            .predicted_s = t + p->env.lead_s,
+		                            .signal = p->env.precision > 0 ? p->env.precision : 1};
+
+		tell(p, &w);
+	} else if (!strcmp(state, "failed") && from && strcmp(from, "failed")) {
+		struct mc_policy_event f = {
+		        .kind = MC_POLICY_EV_FAILURE, .now_s = t, .node = p->node_of[g]};
+
+		p->failures++;
+		if (!p->job_failed) {
+			/* No checkpoints: the job's progress so far is lost. */
+			p->job_failed = 1;
+			f.lost_s = t;
+			p->work_lost_s += t;
+		}
+		log_line(p, json_pack("{s:s, s:f, s:s, s:s, s:f}", "type", "failure", "time_s", t,
+		                      "guest", json_string_value(json_object_get(ev, "guest")),
+		                      "reason", reason ? reason : "", "lost_s", f.lost_s));
+		tell(p, &f);
+	}
+	json_decref(ev);
+}
+
+static void read_events(struct mc_run_policy *p)
+{
+	char buf[EVENTS_MAX_RD + sizeof(p->ev_tail)];
+	size_t have = strlen(p->ev_tail);
+	int fd = open(p->ev_path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+	char *line, *nl;
+
+	if (fd < 0)
+		return;
+	memcpy(buf, p->ev_tail, have);
+	got = pread(fd, buf + have, EVENTS_MAX_RD, p->ev_off);
+	close(fd);
+	if (got <= 0)
+		return;
+	p->ev_off += got;
+	have += (size_t)got;
+	buf[have] = '\0';
+	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		on_event_line(p, line);
+	}
+	/* An unfinished last line waits for the rest (a line longer than the tail is dropped). */
+	snprintf(p->ev_tail, sizeof(p->ev_tail), "%s",
+	         strlen(line) < sizeof(p->ev_tail) ? line : "");
+}
+
+void mc_run_policy_pump(struct mc_run_policy *p)
+{
+	int64_t rel;
+
+	if (!p || !p->active)
+		return;
+	rel = mc_now_ms() - p->t0_mono;
+	while (p->next_warn < p->warn.n) {
+		const struct mc_predict_warning *w = &p->warn.items[p->next_warn];
+
+		if (w->workload_index < p->wi) {
+			p->next_warn++;
+			continue;
+		}
+		if (w->workload_index > p->wi || (int64_t)w->at_ms > rel)
+			break;
+		p->next_warn++;
+		give_warning(p, w);
+	}
+	reap_kids(p, 0);
+	read_events(p);
+	poll_migrations(p, 1); /* 0 would not look at all */
+	if (p->wake_s >= 0 && now_s(p) >= p->wake_s) {
+		struct mc_policy_event t = {.kind = MC_POLICY_EV_TIMER, .now_s = now_s(p)};
+
+		p->wake_s = -1;
+		tell(p, &t);
+	}
+}
+
+const char *mc_run_policy_vacated(const struct mc_run_policy *cp, const char *guest)
+{
+	struct mc_run_policy *p = (struct mc_run_policy *)cp;
+	int g;
+
+	if (!p || (g = guest_index(guest, p->n)) < 0 || !p->moved_ms[g])
+		return NULL;
+	p->avoided++;
+	snprintf(p->why[g], sizeof(p->why[g]),
+	         "avoided: the guest's work moved to a new QEMU by live migration %.3f s into the "
+	         "workload, so the failing node holds nothing",
+	         (double)(p->moved_ms[g] - p->t0_wall) / 1000.0);
+	return p->why[g];
+}
+
+json_t *mc_run_policy_end(struct mc_run_policy *p, int ok)
+{
+	int64_t deadline = mc_now_ms() + END_WAIT_MS;
+	json_t *ft;
+
+	if (!p)
+		return NULL;
+	while (p->nmigs && mc_now_ms() < deadline)
+		poll_migrations(p, 200);
+	for (unsigned i = 0; i < p->nmigs; i++)
+		mc_client_destroy(&p->migs[i].cl);
+	p->nmigs = 0;
+	reap_kids(p, 1);
+	read_events(p);
+	p->active = 0;
+	ft = json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:O, s:O}", "policy",
+	               mc_policy_ops_of(p->pol)->name, "finished", ok, "warnings", (int)p->warnings,
+	               "false_alarms", (int)p->false_alarms, "migrations", (int)p->migrations,
+	               "failed_migrations", (int)p->failed_migs, "failures", (int)p->failures,
+	               "avoided", (int)p->avoided, "refused", (int)p->refused, "work_lost_s",
+	               p->work_lost_s, "migrate_downtime_s", p->downtimes, "migrate_total_s",
+	               p->totals);
+	log_line(p, json_pack("{s:s, s:O}", "type", "summary", "ft", ft));
+	return ft;
+}
+
+void mc_run_policy_free(struct mc_run_policy **pp)
+{
+	struct mc_run_policy *p = pp ? *pp : NULL;
+
+	if (!p)
+		return;
+	*pp = NULL;
+	for (unsigned i = 0; i < p->nmigs; i++)
+		mc_client_destroy(&p->migs[i].cl);
+	reap_kids(p, 1);
+	mc_policy_destroy(&p->pol);
+	mc_predict_list_fini(&p->warn);
+	json_decref(p->downtimes);
+	json_decref(p->totals);
+	free(p->node_of);
+	free(p->moved_ms);
+	free(p->why);
+	free(p);
+}

@@ -1,0 +1,50 @@
+/* run_policy.h — a fault-tolerance policy carried out in a real run: health warnings from the
+ * predictor become degrade faults, the policy reads them back from the controller's event
+ * stream and its migrations move guests to new QEMUs, so the failures planned for the nodes
+ * they left strike nothing. */
+#ifndef MC_RUN_POLICY_H
+#define MC_RUN_POLICY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "experiment.h"
+#include "faultplan.h"
+
+struct mc_run_policy;
+
+/*
+ * The executor of e's policy section for a run of cluster c: the policy (built-in or
+ * PATH.so) told what simulate would tell it (nodes = cluster.guests; work, costs from the
+ * simulate section when there is one), the predictor's warnings for schedule s with the
+ * fault seed. Every decision, action and warning goes to <rundir>/policy.jsonl; the
+ * controller's events are read from <rundir>/events.jsonl. Returns NULL with err empty
+ * when e has no policy section, NULL with err set when it cannot be set up.
+ */
+struct mc_run_policy *mc_run_policy_new(const struct mc_experiment *e,
+                                        const struct mc_common_opts *c,
+                                        const struct mc_fault_sched *s, uint64_t fault_seed,
+                                        const char *rundir, char *err, size_t errlen);
+
+/* Workload wi starts now (times of its warnings count from here). */
+void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi);
+
+/* Gives what is due: warnings (degrade faults), the controller's new events to the policy,
+ * finished migrations, the policy's timer. Called often while the workload runs. */
+void mc_run_policy_pump(struct mc_run_policy *p);
+
+/* Why a failure planned for guest must not be injected (its work moved to a new QEMU before
+ * it came: the node that fails is not the guest's any more), or NULL. */
+const char *mc_run_policy_vacated(const struct mc_run_policy *p, const char *guest);
+
+/* The workload ended (ok: it succeeded). Returns its fault-tolerance figures for
+ * summary.json (caller owns): policy, warnings, false_alarms, migrations,
+ * migrate_downtime_s [...], migrate_total_s [...], failures, avoided, work_lost_s,
+ * refused. */
+json_t *mc_run_policy_end(struct mc_run_policy *p, int ok);
+
+void mc_run_policy_free(struct mc_run_policy **p);
+
+#endif
