@@ -16,7 +16,7 @@ export MC_STATE_DIR="$(mktemp -d /tmp/mc-bench-migrate.XXXXXX)"
 export MC_CLUSTER="benchmig$$"
 job=
 cleanup() {
-	[ -n "$job" ] && kill "$job" 2>/dev/null && wait "$job" 2>/dev/null
+	[ -n "$job" ] && kill "$job" 2>/dev/null && wait "$job" 2>/dev/null || true
 	"$MC" down >/dev/null 2>&1 || "$MC" down --force >/dev/null 2>&1 || true
 	rm -rf "$MC_STATE_DIR"
 }

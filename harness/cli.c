@@ -109,6 +109,26 @@ const char mc_migrate_usage[] =
         "already migrating, and in clusters started with --share (QEMU cannot migrate a\n"
         "mounted virtio-9p export). Exit status: 0 all migrated, 1 any failed, 2 bad usage.\n";
 
+const char mc_checkpoint_usage[] =
+        "usage: microcosm checkpoint TARGET [--dir DIR] [--json] [-c NAME] [--state-dir DIR]\n"
+        "Saves each guest in TARGET whole: its vCPUs stop, QEMU writes the machine state to\n"
+        "DIR/<guest>/state, the disk overlay is copied to DIR/<guest>/disk.qcow2, and the\n"
+        "guest runs on. The reactive baseline to live migration (microcosm migrate).\n"
+        "  --dir DIR   where checkpoints go (default <state>/<cluster>/checkpoints, removed\n"
+        "              by down); a later checkpoint of a guest replaces its earlier one\n"
+        "  --json      one JSON object per guest instead of the table\n"
+        "Exit status: 0 all saved, 1 any failed, 2 bad usage.\n";
+
+const char mc_restore_usage[] =
+        "usage: microcosm restore TARGET [--dir DIR] [--json] [-c NAME] [--state-dir DIR]\n"
+        "Brings each guest in TARGET back to its checkpoint (microcosm checkpoint): its QEMU,\n"
+        "if it still runs, is killed; a new one starts with the checkpoint's disk and loads\n"
+        "its state; the guest is ready again once its agent has reconnected (a few\n"
+        "seconds). Works on failed guests too. Commands running on it end.\n"
+        "  --dir DIR   where the checkpoints are (default as for checkpoint)\n"
+        "  --json      one JSON object per guest instead of the table\n"
+        "Exit status: 0 all restored, 1 any failed, 2 bad usage.\n";
+
 const char mc_resume_usage[] = "usage: microcosm resume TARGET [-c NAME] [--state-dir DIR]\n"
                                "Continues paused guests in TARGET (QMP cont).\n";
 
@@ -126,6 +146,7 @@ enum {
 	OPT_TABLE,
 	OPT_JSON,
 	OPT_TO,
+	OPT_DIR,
 	OPT_FORCE,
 	OPT_SPAWN,
 	OPT_DENSITY,
@@ -515,7 +536,12 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 	                                           {"json", no_argument, NULL, OPT_JSON},
 	                                           COMMON_LONGOPTS,
 	                                           {NULL, 0, NULL, 0}};
+	static const struct option lo_ckpt[] = {{"dir", required_argument, NULL, OPT_DIR},
+	                                        {"json", no_argument, NULL, OPT_JSON},
+	                                        COMMON_LONGOPTS,
+	                                        {NULL, 0, NULL, 0}};
 	int migrate = usage == mc_migrate_usage;
+	int ckpt = usage == mc_checkpoint_usage || usage == mc_restore_usage;
 	struct mc_target t;
 	int opt, r;
 
@@ -523,7 +549,11 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 	mc_cli_common_defaults(&o->c);
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:vh", migrate ? lo_migrate : lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:vh",
+	                          migrate ? lo_migrate
+	                          : ckpt  ? lo_ckpt
+	                                  : lo,
+	                          NULL)) != -1) {
 		if ((r = common_opt(&o->c, opt, optarg, argv[0])) != 0) {
 			if (r < 0)
 				return r;
@@ -535,6 +565,20 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 		}
 		if (opt == OPT_JSON) {
 			o->json = 1;
+			continue;
+		}
+		if (opt == OPT_DIR) {
+			char cwd[PATH_MAX];
+
+			/* Absolute, for the controller (it creates it). */
+			if (optarg[0] == '/')
+				r = snprintf(o->dir, sizeof(o->dir), "%s", optarg);
+			else if (getcwd(cwd, sizeof(cwd)))
+				r = snprintf(o->dir, sizeof(o->dir), "%s/%s", cwd, optarg);
+			else
+				return bad(argv[0], "--dir", optarg, strerror(errno));
+			if (r < 0 || (size_t)r >= sizeof(o->dir) - 64)
+				return bad(argv[0], "--dir", optarg, "too long");
 			continue;
 		}
 		if (opt == OPT_TO) {

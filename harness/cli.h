@@ -85,8 +85,9 @@ struct mc_mpirun_opts {
 struct mc_target_opts { /* pause, resume, migrate */
 	struct mc_common_opts c;
 	char target[1024];
-	char to[256]; /* migrate --to */
-	int json;     /* migrate --json */
+	char to[256];       /* migrate --to */
+	int json;           /* migrate, checkpoint, restore --json */
+	char dir[PATH_MAX]; /* checkpoint, restore --dir (absolute) */
 };
 
 struct mc_simple_opts { /* ls, down */
@@ -116,7 +117,7 @@ int mc_cli_parse_simple(int argc, char **argv, struct mc_simple_opts *o, const c
 
 extern const char mc_rsh_usage[], mc_mpirun_usage[];
 extern const char mc_up_usage[], mc_exec_usage[], mc_ls_usage[], mc_down_usage[], mc_pause_usage[],
-        mc_resume_usage[], mc_migrate_usage[];
+        mc_resume_usage[], mc_migrate_usage[], mc_checkpoint_usage[], mc_restore_usage[];
 
 /* Parses a target set. Returns 0 or -EINVAL. */
 int mc_target_parse(const char *s, struct mc_target *t);

@@ -11,6 +11,8 @@ int cmd_exec(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_rsh(int argc, char **argv);

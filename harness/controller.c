@@ -188,6 +188,9 @@ void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const c
 	g->state = next;
 	if (g->mig && (next == MC_VM_FAILED || next == MC_VM_STOPPING || next == MC_VM_STOPPED))
 		ctl_migrate_abort(c, g, mc_vm_state_name(next));
+	if (g->restore && (next == MC_VM_READY || next == MC_VM_FAILED || next == MC_VM_STOPPING ||
+	                   next == MC_VM_STOPPED))
+		ctl_restore_done(c, g, next == MC_VM_READY);
 	log_event(c, g, prev, next, next == MC_VM_FAILED && why ? why : "");
 	mc_trace_guest_state(g->name, mc_vm_state_name(next),
 	                     next == MC_VM_FAILED && why ? why : "");
@@ -217,7 +220,9 @@ static void on_vmm_event(void *arg, const char *event, json_t *data)
 	struct guest *g = arg;
 
 	mc_debug("vm %s: qmp event %s", g->name, event);
-	if (g->mig && strcmp(event, "MIGRATION") == 0)
+	if (g->ckpt && strcmp(event, "MIGRATION") == 0)
+		ctl_checkpoint_event(g->ctl, g, data);
+	else if (g->mig && strcmp(event, "MIGRATION") == 0)
 		ctl_migrate_event(g->ctl, g, data);
 }
 
@@ -353,6 +358,12 @@ void ctl_guest_spec(struct ctl *c, struct guest *g, int from_template,
 
 void ctl_start_guest(struct ctl *c, struct guest *g, int reboot)
 {
+	ctl_start_guest_ex(c, g, reboot, NULL, 0);
+}
+
+void ctl_start_guest_ex(struct ctl *c, struct guest *g, int reboot, const char *state,
+                        int from_template)
+{
 	const struct mc_ctl_config *cfg = c->cfg;
 	struct ctl_guest_paths p;
 	char why[200];
@@ -383,9 +394,11 @@ void ctl_start_guest(struct ctl *c, struct guest *g, int reboot)
 		snprintf(why, sizeof(why), "tap %s: %s", g->ifname, strerror(-err));
 		goto fail;
 	}
-	g->from_template = cfg->clone && !reboot;
+	g->from_template = state ? from_template : cfg->clone && !reboot;
 	ctl_guest_spec(c, g, g->from_template, &p, g->tap_fd, &spec);
-	if (g->from_template)
+	if (state)
+		spec.incoming = state; /* a checkpoint (ctl_checkpoint.c) */
+	else if (g->from_template)
 		spec.incoming = cfg->tpl_state;
 	g->be = mc_vmm_qemu_ops.create(&spec, &ctl_vmm_hooks, g);
 	if (!g->be) {
@@ -866,7 +879,7 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 			continue;
 		matched++;
 		j->pending++;
-		if (g->op_job || !g->be || g->mig ||
+		if (g->op_job || !g->be || g->mig || g->ckpt || g->restore ||
 		    (pause ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
 		               g->state == MC_VM_BOOTING)
 		           : g->state != MC_VM_PAUSED)) {
@@ -948,6 +961,8 @@ static void drain_cli(struct ctl *c)
 			req_signal(c, req, client, (size_t)n);
 		else if (strcmp(op, "fault") == 0)
 			ctl_req_fault(c, req, client, (size_t)n);
+		else if (strcmp(op, "checkpoint") == 0 || strcmp(op, "restore") == 0)
+			ctl_req_checkpoint(c, req, op, client, (size_t)n);
 		else if (strcmp(op, "migrate") == 0)
 			ctl_req_migrate(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
@@ -982,6 +997,10 @@ static void reap(struct ctl *c)
 			g->pid = 0;
 			g->epoll_added = 0;
 			mc_vmm_qemu_ops.exited(g->be);
+			if (g->restore && !c->shutting_down) {
+				ctl_restore_continue(c, g);
+				break;
+			}
 			if (g->rebooting && !c->shutting_down) {
 				ctl_reboot_continue(c, g);
 				break;
@@ -1311,6 +1330,7 @@ static void teardown(struct ctl *c)
 		struct guest *g = &c->g[i];
 
 		ctl_migrate_abort(c, g, "the controller is going away");
+		ctl_checkpoint_cleanup(c, g);
 		ctl_migrate_tick(c, mc_now_ms()); /* frees a finished one's old QEMU */
 		if (g->be)
 			mc_vmm_qemu_ops.destroy(&g->be); /* kills and reaps a survivor */
@@ -1382,6 +1402,9 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		return -1;
 	}
 	zmq_setsockopt(c->zguest, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	/* A guest restored from a checkpoint reconnects under its old routing id: the new
+	 * connection replaces the dead one. */
+	zmq_setsockopt(c->zguest, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
 	zmq_setsockopt(c->zguest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(c->zguest, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(c->zcli, ZMQ_LINGER, &zero, sizeof(zero));

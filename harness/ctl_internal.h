@@ -82,6 +82,8 @@ struct guest {
 	unsigned migrations;       /* live migrations completed */
 	uint64_t health_errors;    /* the health signal: raised by degrade faults */
 	struct ctl_migration *mig; /* live migration in progress (ctl_migrate.c) */
+	struct ctl_ckpt *ckpt;     /* checkpoint in progress (ctl_checkpoint.c) */
+	struct ctl_restore *restore; /* restore in progress (ctl_checkpoint.c) */
 };
 
 struct ctl {
@@ -155,6 +157,23 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 int64_t ctl_fault_tick(struct ctl *c, int64_t now);
 /* Reverts every fault still in force (teardown). */
 void ctl_fault_cleanup(struct ctl *c);
+
+/* Starts g's QEMU; state: a checkpoint's state file to load (then from_template says how its
+ * memory was set up), NULL for ctl_start_guest(). */
+void ctl_start_guest_ex(struct ctl *c, struct guest *g, int reboot, const char *state,
+                        int from_template);
+
+/* Checkpoint and restore (ctl_checkpoint.c): requests "checkpoint" and "restore". */
+void ctl_req_checkpoint(struct ctl *c, json_t *req, const char *op, const unsigned char *client,
+                        size_t len);
+/* A MIGRATION event from g's QEMU while it saves a checkpoint. */
+void ctl_checkpoint_event(struct ctl *c, struct guest *g, json_t *data);
+/* g's old QEMU is gone (or was): load the checkpoint. */
+void ctl_restore_continue(struct ctl *c, struct guest *g);
+/* The restored guest reached ready (ok = 1) or failed. */
+void ctl_restore_done(struct ctl *c, struct guest *g, int ok);
+/* Frees what a checkpoint or restore in progress holds (teardown). */
+void ctl_checkpoint_cleanup(struct ctl *c, struct guest *g);
 
 /* Live migration to a new QEMU on this host (ctl_migrate.c). */
 void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, size_t len);

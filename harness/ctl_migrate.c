@@ -360,7 +360,7 @@ static const char *refusal(struct ctl *c, struct guest *g, char *buf, size_t cap
 	}
 	if (g->mig)
 		return "a migration of this guest is already in progress";
-	if (g->op_job || g->rebooting || !g->be || g->pid <= 0)
+	if (g->op_job || g->rebooting || g->ckpt || g->restore || !g->be || g->pid <= 0)
 		return "another operation on this guest is in progress";
 	if (c->cfg->share[0])
 		return "the cluster shares a host directory over virtio-9p (--share), which QEMU "

@@ -1553,6 +1553,11 @@ static int zmq_setup(struct agent *a)
 {
 	int linger = AGENT_LINGER_MS, one = 1, hwm = AGENT_HWM, ivl = AGENT_RECONNECT_MS;
 	int ivl_max = AGENT_RECONNECT_MAX_MS;
+	/* ZMTP heartbeats: a connection that carries nothing back for a while is dropped and
+	 * made again. That is what a guest restored from a checkpoint needs: its TCP state is
+	 * older than the controller's, so the old connection can never carry a byte again. */
+	int zhb_ivl = (int)(2 * a->id.hb_ms);
+	int zhb_timeout = (int)(6 * a->id.hb_ms) > 5000 ? (int)(6 * a->id.hb_ms) : 5000;
 	int64_t maxmsg = MC_PROTO_MAX_MSG;
 	const char *what;
 	char rid[80];
@@ -1575,7 +1580,9 @@ static int zmq_setup(struct agent *a)
 	    zmq_setsockopt(a->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0 ||
 	    zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max)) < 0 ||
-	    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
+	    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0 ||
+	    zmq_setsockopt(a->sock, ZMQ_HEARTBEAT_IVL, &zhb_ivl, sizeof(zhb_ivl)) < 0 ||
+	    zmq_setsockopt(a->sock, ZMQ_HEARTBEAT_TIMEOUT, &zhb_timeout, sizeof(zhb_timeout)) < 0)
 		goto fail;
 	what = "connect";
 	if (zmq_connect(a->sock, a->id.controller) < 0)

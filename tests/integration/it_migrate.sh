@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # it_migrate.sh — live migration: an idle guest moves to a new QEMU and keeps its name,
 # address, disk and agent link; an MPI ring across 4 guests survives migrations of its
-# ranks' guests mid-run with correct output; refusals are clear and change nothing.
+# ranks' guests mid-run with correct output; refusals are clear and change nothing; a
+# checkpoint brings a crashed guest back with its memory and disk as they were.
 . "$(dirname "$0")/lib.sh"
 
 up 4 --heartbeat 1s --hb-timeout 30s
@@ -111,6 +112,37 @@ PY
 for g in g0000 g0001 g0002 g0003; do
 	[ "$(state_of $g)" = ready ] || fail "$g is $(state_of $g) after the ring"
 done
+
+log "checkpoint g0003, change its disk, crash it, restore it"
+ck="$MC_STATE_DIR/ckpt"
+"$MC" exec g0003 -- sh -c 'echo saved > /data/mark; sync' >/dev/null
+"$MC" checkpoint --json --dir "$ck" g0003 >"$MC_STATE_DIR/ck.json" || fail "checkpoint g0003 failed"
+[ -s "$ck/g0003/state" ] && [ -s "$ck/g0003/disk.qcow2" ] && [ -s "$ck/g0003/checkpoint.json" ] ||
+	fail "checkpoint files missing: $(ls -la "$ck/g0003" 2>&1)"
+[ "$(state_of g0003)" = ready ] || fail "g0003 is $(state_of g0003) after its checkpoint"
+"$MC" exec g0003 -- sh -c 'echo later > /data/mark; sync' >/dev/null
+"$MC" fault g0003 crash >/dev/null
+wait_state g0003 failed 30 >/dev/null
+set +e
+"$MC" restore g0002 2>"$MC_STATE_DIR/err"
+rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q 'no checkpoint of g0002' "$MC_STATE_DIR/err" ||
+	fail "restore without a checkpoint: rc $rc, $(cat "$MC_STATE_DIR/err")"
+"$MC" restore --json --dir "$ck" g0003 >"$MC_STATE_DIR/rs.json" || fail "restore g0003 failed"
+[ "$(state_of g0003)" = ready ] || fail "g0003 is $(state_of g0003) after restore"
+out=$("$MC" exec g0003 -- cat /data/mark)
+[ "$out" = "g0003: saved" ] || fail "g0003's disk after restore: '$out' (want the checkpoint's)"
+python3 - "$MC_STATE_DIR/ck.json" "$MC_STATE_DIR/rs.json" <<'PY' || fail "checkpoint figures wrong"
+import json, sys
+ck = json.loads(open(sys.argv[1]).read())
+rs = json.loads(open(sys.argv[2]).read())
+assert ck["guest"] == "g0003" and ck["state_bytes"] > 1 << 20 and ck["disk_bytes"] > 0, ck
+assert 0 < ck["paused_ms"] < 60000, ck
+assert rs["guest"] == "g0003" and rs["state"] == "ready" and rs["total_ms"] > 0, rs
+print("checkpoint: paused %d ms, state %.1f MiB; restore to ready: %d ms" % (
+    ck["paused_ms"], ck["state_bytes"] / 2**20, rs["total_ms"]), file=sys.stderr)
+PY
 
 "$MC" down
 leftovers || fail "down left things behind"
