@@ -98,12 +98,15 @@ const char mc_pause_usage[] = "usage: microcosm pause TARGET [-c NAME] [--state-
                               "Stops the vCPUs of the guests in TARGET (QMP stop).\n";
 
 const char mc_migrate_usage[] =
-        "usage: microcosm migrate TARGET [--to HOST] [--json] [-c NAME] [--state-dir DIR]\n"
+        "usage: microcosm migrate TARGET [--to HOST] [--stop] [--json] [-c NAME] [--state-dir "
+        "DIR]\n"
         "Live-migrates each guest in TARGET to a new QEMU process with QEMU's own migration:\n"
         "the guest keeps running, its name, disk overlay, address and agent link; its\n"
         "commands (an MPI job) go on. Prints per guest the total migration time, the\n"
         "downtime (vCPUs stopped) and what was sent.\n"
         "  --to HOST   destination host; only this host exists today (its name, localhost)\n"
+        "  --stop      stop-and-copy: stop the guest first, then send its memory once (the\n"
+        "              downtime is the whole transfer; default: pre-copy while it runs)\n"
         "  --json      one JSON object per guest instead of the table\n"
         "Refused for guests that are not ready or busy, have a fault in force or are\n"
         "already migrating, and in clusters started with --share (QEMU cannot migrate a\n"
@@ -147,6 +150,7 @@ enum {
 	OPT_JSON,
 	OPT_TO,
 	OPT_DIR,
+	OPT_STOP,
 	OPT_FORCE,
 	OPT_SPAWN,
 	OPT_DENSITY,
@@ -533,6 +537,7 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 {
 	static const struct option lo[] = {COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	static const struct option lo_migrate[] = {{"to", required_argument, NULL, OPT_TO},
+	                                           {"stop", no_argument, NULL, OPT_STOP},
 	                                           {"json", no_argument, NULL, OPT_JSON},
 	                                           COMMON_LONGOPTS,
 	                                           {NULL, 0, NULL, 0}};
@@ -565,6 +570,10 @@ int mc_cli_parse_target(int argc, char **argv, struct mc_target_opts *o, const c
 		}
 		if (opt == OPT_JSON) {
 			o->json = 1;
+			continue;
+		}
+		if (opt == OPT_STOP) {
+			o->stop = 1;
 			continue;
 		}
 		if (opt == OPT_DIR) {

@@ -46,6 +46,8 @@ struct ctl_migration {
 	int check;              /* MIG_RESUMING: the reply is query-status's */
 	int resumed;            /* the target needed a cont */
 	int64_t t_switched_ms;  /* the route moved */
+	int stop;               /* stop-and-copy: the source's vCPUs stop before it sends */
+	int64_t t_stop_ms;      /* ... when */
 	int target_acks;        /* replies from the target (capabilities, migrate-incoming) */
 	int64_t t_completed_ms; /* the source said completed (its vCPUs are stopped) */
 	json_int_t total, downtime, setup, bytes, passes; /* the source's query-migrate */
@@ -175,7 +177,9 @@ static void on_cont(void *arg, json_t *ret, const char *cls, const char *desc)
 	/* The target runs from the end of the stream on; when it had to be continued by
 	 * hand, its vCPUs were stopped until now. */
 	sw = (json_int_t)(m->t_switched_ms - m->t_completed_ms);
-	down = m->resumed ? m->downtime + (json_int_t)(now - m->t_completed_ms) : m->downtime;
+	down = m->stop      ? (json_int_t)(now - m->t_stop_ms)
+	       : m->resumed ? m->downtime + (json_int_t)(now - m->t_completed_ms)
+	                    : m->downtime;
 	mc_info("vm %s: migrated to a new QEMU (pid %d): %lld ms, downtime %lld ms%s, route moved "
 	        "%lld ms after, %.1f MiB sent in %lld passes",
 	        g->name, (int)g->pid, (long long)(now - m->t0_ms), (long long)down,
@@ -344,6 +348,11 @@ static void on_target_reply(void *arg, json_t *ret, const char *cls, const char 
 	                        json_pack("{s:I, s:I}", "max-bandwidth", (json_int_t)MIG_BANDWIDTH,
 	                                  "downtime-limit", (json_int_t)MIG_DOWNTIME_MS),
 	                        on_source_reply, g);
+	if (m->stop) {
+		/* Stop-and-copy: no pre-copy passes while the guest runs. */
+		m->t_stop_ms = mc_now_ms();
+		mc_vmm_qemu_ops.command(g->be, "stop", NULL, on_source_reply, g);
+	}
 	mc_vmm_qemu_ops.command(g->be, "migrate", json_pack("{s:s}", "uri", uri), on_source_reply,
 	                        g);
 	ctl_epoll_sync(c, g);
@@ -373,7 +382,7 @@ static const char *refusal(struct ctl *c, struct guest *g, char *buf, size_t cap
 	return NULL;
 }
 
-static void begin(struct ctl *c, struct job *j, struct guest *g)
+static void begin(struct ctl *c, struct job *j, struct guest *g, int stop)
 {
 	struct ctl_migration *m = calloc(1, sizeof(*m));
 	struct ctl_guest_paths p;
@@ -387,6 +396,7 @@ static void begin(struct ctl *c, struct job *j, struct guest *g)
 		return;
 	}
 	m->job = j;
+	m->stop = stop;
 	m->t0_ms = mc_now_ms();
 	m->deadline_ms = m->t0_ms + MIG_TIMEOUT_MS;
 	/* Two names per guest, taken in turn: the old tap lives until the old QEMU ends. */
@@ -440,12 +450,18 @@ fail:
 void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
 {
 	const char *target = json_string_value(json_object_get(req, "target"));
+	const char *mode = json_string_value(json_object_get(req, "mode"));
+	int stop = mode && !strcmp(mode, "stop");
 	struct mc_target t;
 	struct job *j;
 	unsigned matched = 0;
 
 	if (!target || mc_target_parse(target, &t)) {
 		ctl_reply_error(c, client, len, "malformed target");
+		return;
+	}
+	if (mode && !stop && strcmp(mode, "live")) {
+		ctl_reply_error(c, client, len, "mode: want live or stop");
 		return;
 	}
 	if (c->shutting_down) {
@@ -468,7 +484,7 @@ void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, si
 		if (no)
 			reply_error(c, j, g, no);
 		else
-			begin(c, j, g);
+			begin(c, j, g, stop);
 	}
 	if (!matched) {
 		c->jobs = j->next;
