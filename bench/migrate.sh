@@ -7,7 +7,8 @@
 # Prints medians (and min/max) of total time, downtime (vCPUs stopped) and data sent, idle
 # and under the ring, and how many guests' kernels oopsed or panicked (console logs);
 # writes bench-results/migrate-N-<time>.json.
-# MC_BENCH_MIGRATE_ARGS adds options to every `microcosm migrate` (e.g. --stop).
+# MC_BENCH_MIGRATE_ARGS adds options to every `microcosm migrate` (e.g. --stop),
+# MC_BENCH_UP_ARGS to `microcosm up` (e.g. --spawn boot).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -27,7 +28,7 @@ trap 'exit 130' INT TERM
 guest() { printf 'g%04d' "$1"; }
 
 echo "bench/migrate.sh: $n guests" >&2
-"$MC" up -n "$n" --accel "${MC_BENCH_ACCEL:-tcg}" >&2
+"$MC" up -n "$n" --accel "${MC_BENCH_ACCEL:-tcg}" ${MC_BENCH_UP_ARGS:-} >&2
 sleep 5 # let the clones settle
 
 echo "bench/migrate.sh: $m migrations of idle guests, one at a time" >&2
@@ -103,7 +104,8 @@ ok = rc == 0 and sorted(r["bytes"] for r in ring) == [8, 1024] and all(r["ranks"
 res["ring"] = {"exit": rc, "correct": ok, "migrations_during": len(rows("busy.json")),
                "results": ring}
 res["oopsed"] = [l.strip() for l in open(f"{d}/oops.txt") if l.strip()]
-res["mode"] = __import__("os").environ.get("MC_BENCH_MIGRATE_ARGS", "") or "live"
+res["mode"] = " ".join(filter(None, (__import__("os").environ.get(k, "") for k in (
+    "MC_BENCH_MIGRATE_ARGS", "MC_BENCH_UP_ARGS")))) or "live"
 json.dump(res, open(out, "w"), indent=1)
 print(f"live migration ({res['mode']}), {n} guests (TCG, one host), medians [min..max]:")
 for name, what in (("idle", "idle guests"), ("busy", "under the MPI ring")):

@@ -87,7 +87,7 @@ struct mc_target_opts { /* pause, resume, migrate */
 	char target[1024];
 	char to[256];       /* migrate --to */
 	int json;           /* migrate, checkpoint, restore --json */
-	int stop;           /* migrate --stop */
+	int stop;           /* migrate: 0 auto, 1 --stop, 2 --live */
 	char dir[PATH_MAX]; /* checkpoint, restore --dir (absolute) */
 };
 

@@ -46,8 +46,11 @@ int cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "microcosm migrate: %s\n", err);
 		return 1;
 	}
-	if (mc_client_send(cl, json_pack("{s:s, s:s, s:s}", "op", "migrate", "target", o.target,
-	                                 "mode", o.stop ? "stop" : "live")) < 0) {
+	if (mc_client_send(cl,
+	                   json_pack("{s:s, s:s, s:s}", "op", "migrate", "target", o.target, "mode",
+	                             o.stop == 1   ? "stop"
+	                             : o.stop == 2 ? "live"
+	                                           : "auto")) < 0) {
 		mc_client_destroy(&cl);
 		return 1;
 	}

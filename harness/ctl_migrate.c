@@ -180,27 +180,30 @@ static void on_cont(void *arg, json_t *ret, const char *cls, const char *desc)
 	down = m->stop      ? (json_int_t)(now - m->t_stop_ms)
 	       : m->resumed ? m->downtime + (json_int_t)(now - m->t_completed_ms)
 	                    : m->downtime;
-	mc_info("vm %s: migrated to a new QEMU (pid %d): %lld ms, downtime %lld ms%s, route moved "
-	        "%lld ms after, %.1f MiB sent in %lld passes",
-	        g->name, (int)g->pid, (long long)(now - m->t0_ms), (long long)down,
+	mc_info("vm %s: migrated (%s) to a new QEMU (pid %d): %lld ms, downtime %lld ms%s, route "
+	        "moved %lld ms after, %.1f MiB sent in %lld passes",
+	        g->name, m->stop ? "stop-and-copy" : "pre-copy", (int)g->pid,
+	        (long long)(now - m->t0_ms), (long long)down,
 	        m->resumed ? " (continued by hand)" : "", (long long)sw,
 	        (double)m->bytes / (1 << 20), (long long)m->passes);
 	ctl_events_append(
 	        c, json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:{s:I, s:I, s:I, s:I, "
-	                     "s:I, s:I, s:I, s:I, s:s}}",
+	                     "s:I, s:I, s:I, s:I, s:s, s:s}}",
 	                     "t_ms", (json_int_t)mc_wall_ms(), "guest", g->name, "from",
 	                     mc_vm_state_name(g->state), "state", mc_vm_state_name(g->state),
 	                     "boot", (int)g->boots, "reason", "migrated", "migration", "total_ms",
 	                     (json_int_t)(now - m->t0_ms), "downtime_ms", down, "qemu_total_ms",
 	                     m->total, "qemu_downtime_ms", m->downtime, "switch_ms", sw, "setup_ms",
-	                     m->setup, "bytes", m->bytes, "passes", m->passes, "tap", g->ifname));
+	                     m->setup, "bytes", m->bytes, "passes", m->passes, "tap", g->ifname,
+	                     "mode", m->stop ? "stop" : "live"));
 	mc_trace_guest_state(g->name, "migrated", g->ifname);
 	reply(c, m->job,
-	      json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "type",
-	                "result", "guest", g->name, "state", mc_vm_state_name(g->state), "total_ms",
-	                (json_int_t)(now - m->t0_ms), "downtime_ms", down, "qemu_total_ms",
-	                m->total, "qemu_downtime_ms", m->downtime, "switch_ms", sw, "setup_ms",
-	                m->setup, "bytes", m->bytes, "passes", m->passes, "pid", (int)g->pid));
+	      json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "type",
+	                "result", "guest", g->name, "state", mc_vm_state_name(g->state), "mode",
+	                m->stop ? "stop" : "live", "total_ms", (json_int_t)(now - m->t0_ms),
+	                "downtime_ms", down, "qemu_total_ms", m->total, "qemu_downtime_ms",
+	                m->downtime, "switch_ms", sw, "setup_ms", m->setup, "bytes", m->bytes,
+	                "passes", m->passes, "pid", (int)g->pid));
 	m->job = NULL;
 }
 
@@ -451,6 +454,8 @@ void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, si
 {
 	const char *target = json_string_value(json_object_get(req, "target"));
 	const char *mode = json_string_value(json_object_get(req, "mode"));
+	/* auto: pre-copy under KVM; stop-and-copy under TCG, where busy pre-copy migrations
+	 * lost guest writes (docs/architecture.md, bench/migrate.sh). */
 	int stop = mode && !strcmp(mode, "stop");
 	struct mc_target t;
 	struct job *j;
@@ -460,10 +465,12 @@ void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, si
 		ctl_reply_error(c, client, len, "malformed target");
 		return;
 	}
-	if (mode && !stop && strcmp(mode, "live")) {
-		ctl_reply_error(c, client, len, "mode: want live or stop");
+	if (mode && !stop && strcmp(mode, "live") && strcmp(mode, "auto")) {
+		ctl_reply_error(c, client, len, "mode: want auto, live or stop");
 		return;
 	}
+	if (!mode || !strcmp(mode, "auto"))
+		stop = strcmp(c->cfg->accel, "kvm") != 0;
 	if (c->shutting_down) {
 		ctl_reply_error(c, client, len, "the cluster is shutting down");
 		return;

@@ -12,7 +12,9 @@ pid_of() { "$MC" ls | awk -v g="$1" '$1 == g { print $4 }'; }
 log "idle: g0001 migrates 3 times"
 "$MC" exec g0001 -- sh -c 'echo before > /data/mark; sync'
 old=$(pid_of g0001)
-for i in 1 2 3; do
+# Pre-copy once, then the default (stop-and-copy under TCG, pre-copy under KVM).
+"$MC" migrate --live --json g0001 >>"$MC_STATE_DIR/idle.json" || fail "migrate --live g0001 failed"
+for i in 2 3; do
 	"$MC" migrate --json g0001 >>"$MC_STATE_DIR/idle.json" || fail "migrate g0001 (#$i) failed"
 done
 new=$(pid_of g0001)
@@ -24,10 +26,12 @@ out=$("$MC" exec g0001 -- cat /data/mark)
 [ "$out" = "g0001: before" ] || fail "g0001's disk after migration: '$out'"
 "$MC" exec g0001 -- sh -c 'ip -4 -o addr show dev eth0' | grep -q ' 10\.77\.0\.3/' ||
 	fail "g0001's address changed: $("$MC" exec g0001 -- ip -4 -o addr show dev eth0)"
-python3 - "$MC_STATE_DIR/idle.json" "$EV" <<'PY' || fail "migration figures wrong"
+python3 - "$MC_STATE_DIR/idle.json" "$EV" "${MC_TEST_ACCEL:-tcg}" <<'PY' || fail "migration figures wrong"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 assert len(rows) == 3 and all(r["guest"] == "g0001" for r in rows), rows
+default = "live" if sys.argv[3] == "kvm" else "stop"
+assert [r["mode"] for r in rows] == ["live", default, default], rows
 for r in rows:
     assert r["state"] == "ready", r
     assert 0 <= r["downtime_ms"] <= r["total_ms"] < 60000, r
@@ -36,6 +40,7 @@ ev = [json.loads(l) for l in open(sys.argv[2])]
 mig = [e for e in ev if e.get("reason") == "migrated"]
 assert len(mig) == 3 and all(e["guest"] == "g0001" for e in mig), mig
 assert [e["migration"]["tap"] for e in mig] == ["mcm1", "mct1", "mcm1"], mig
+assert [e["migration"]["mode"] for e in mig] == [r["mode"] for r in rows], mig
 print("idle migration of g0001, 3 times: total %d ms, downtime %d ms (medians)" % (
     statistics.median(r["total_ms"] for r in rows),
     statistics.median(r["downtime_ms"] for r in rows)), file=sys.stderr)
@@ -54,6 +59,12 @@ rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q 'not this host' "$MC_STATE_DIR/err" ||
 	fail "migrate --to elsewhere: rc $rc, $(cat "$MC_STATE_DIR/err")"
+set +e
+"$MC" migrate --live --stop g0001 2>"$MC_STATE_DIR/err"
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q 'exclude each other' "$MC_STATE_DIR/err" ||
+	fail "migrate --live --stop: rc $rc, $(cat "$MC_STATE_DIR/err")"
 "$MC" fault -d 3s g0002 link-down >/dev/null
 set +e
 "$MC" migrate g0002 2>"$MC_STATE_DIR/err"
