@@ -104,8 +104,10 @@ ok = rc == 0 and sorted(r["bytes"] for r in ring) == [8, 1024] and all(r["ranks"
 res["ring"] = {"exit": rc, "correct": ok, "migrations_during": len(rows("busy.json")),
                "results": ring}
 res["oopsed"] = [l.strip() for l in open(f"{d}/oops.txt") if l.strip()]
-res["mode"] = " ".join(filter(None, (__import__("os").environ.get(k, "") for k in (
-    "MC_BENCH_MIGRATE_ARGS", "MC_BENCH_UP_ARGS")))) or "live"
+modes = sorted({r.get("mode", "?") for r in rows("idle.json") + rows("busy.json")})
+res["mode"] = " ".join(["pre-copy" if m == "live" else "stop-and-copy" if m == "stop" else m
+                        for m in modes] + list(filter(None, [__import__("os").environ.get(
+                            "MC_BENCH_UP_ARGS", "")])))
 json.dump(res, open(out, "w"), indent=1)
 print(f"live migration ({res['mode']}), {n} guests (TCG, one host), medians [min..max]:")
 for name, what in (("idle", "idle guests"), ("busy", "under the MPI ring")):

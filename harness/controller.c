@@ -191,6 +191,9 @@ void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const c
 	if (g->restore && (next == MC_VM_READY || next == MC_VM_FAILED || next == MC_VM_STOPPING ||
 	                   next == MC_VM_STOPPED))
 		ctl_restore_done(c, g, next == MC_VM_READY);
+	if (g->revive_job && (next == MC_VM_READY || next == MC_VM_FAILED ||
+	                      next == MC_VM_STOPPING || next == MC_VM_STOPPED))
+		ctl_revive_done(c, g, next == MC_VM_READY);
 	log_event(c, g, prev, next, next == MC_VM_FAILED && why ? why : "");
 	mc_trace_guest_state(g->name, mc_vm_state_name(next),
 	                     next == MC_VM_FAILED && why ? why : "");
@@ -963,6 +966,8 @@ static void drain_cli(struct ctl *c)
 			ctl_req_fault(c, req, client, (size_t)n);
 		else if (strcmp(op, "checkpoint") == 0 || strcmp(op, "restore") == 0)
 			ctl_req_checkpoint(c, req, op, client, (size_t)n);
+		else if (strcmp(op, "revive") == 0)
+			ctl_req_revive(c, req, client, (size_t)n);
 		else if (strcmp(op, "migrate") == 0)
 			ctl_req_migrate(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)

@@ -411,3 +411,73 @@ void ctl_checkpoint_cleanup(struct ctl *c, struct guest *g)
 	}
 	(void)c;
 }
+
+/* ---------- revive: a failed guest boots again (a job's restart) ---------- */
+
+void ctl_revive_done(struct ctl *c, struct guest *g, int ok)
+{
+	struct job *j = g->revive_job;
+
+	if (!j)
+		return;
+	g->revive_job = NULL;
+	if (ok)
+		reply(c, j,
+		      json_pack("{s:s, s:s, s:s, s:I}", "type", "result", "guest", g->name, "state",
+		                mc_vm_state_name(g->state), "boot_ms",
+		                (json_int_t)(g->t_ready_ms - g->t_start_ms)));
+	else
+		reply_error(c, j, g, g->reason[0] ? g->reason : "the guest did not come back");
+}
+
+void ctl_req_revive(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
+{
+	const char *target = json_string_value(json_object_get(req, "target"));
+	struct mc_target t;
+	struct job *j;
+	unsigned matched = 0;
+
+	if (!target || mc_target_parse(target, &t)) {
+		ctl_reply_error(c, client, len, "malformed target");
+		return;
+	}
+	if (c->shutting_down) {
+		ctl_reply_error(c, client, len, "the cluster is shutting down");
+		return;
+	}
+	j = ctl_job_new(c, "revive", client, len);
+	if (!j)
+		return;
+	for (unsigned i = 0; i < c->n; i++) {
+		struct guest *g = &c->g[i];
+
+		if (!mc_target_match(&t, g->name, g->index))
+			continue;
+		matched++;
+		j->pending++;
+		if (g->state != MC_VM_FAILED || g->revive_job || g->restore || g->rebooting) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "cannot revive a guest that is %s",
+			         mc_vm_state_name(g->state));
+			reply_error(c, j, g, why);
+			continue;
+		}
+		g->revive_job = j;
+		/* Cold boot with its own disk, as a reboot: its QEMU goes first if it is still
+		 * there (reap() continues), else now. */
+		if (g->pid > 0) {
+			g->rebooting = 1;
+			mc_vmm_qemu_ops.kill(g->be);
+		} else {
+			ctl_reboot_continue(c, g);
+		}
+	}
+	if (!matched) {
+		c->jobs = j->next;
+		free(j);
+		ctl_reply_error(c, client, len, "target matches no guest");
+		return;
+	}
+	ctl_job_part_done(c, j);
+}

@@ -84,6 +84,7 @@ struct guest {
 	struct ctl_migration *mig; /* live migration in progress (ctl_migrate.c) */
 	struct ctl_ckpt *ckpt;     /* checkpoint in progress (ctl_checkpoint.c) */
 	struct ctl_restore *restore; /* restore in progress (ctl_checkpoint.c) */
+	struct job *revive_job;      /* a revive request waiting for it to be ready */
 };
 
 struct ctl {
@@ -172,6 +173,10 @@ void ctl_checkpoint_event(struct ctl *c, struct guest *g, json_t *data);
 void ctl_restore_continue(struct ctl *c, struct guest *g);
 /* The restored guest reached ready (ok = 1) or failed. */
 void ctl_restore_done(struct ctl *c, struct guest *g, int ok);
+/* Request "revive": failed guests boot again (cold, own disk); replies when ready. */
+void ctl_req_revive(struct ctl *c, json_t *req, const unsigned char *client, size_t len);
+/* The revived guest reached ready (ok = 1) or failed. */
+void ctl_revive_done(struct ctl *c, struct guest *g, int ok);
 /* Frees what a checkpoint or restore in progress holds (teardown). */
 void ctl_checkpoint_cleanup(struct ctl *c, struct guest *g);
 

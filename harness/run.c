@@ -229,6 +229,8 @@ static const char *trace_preload = "";
 /* The fault plan of the workload running now, pumped while the run waits; NULL = none. */
 static struct mc_run_faults *active_faults;
 
+#define MC_RUN_MAX_RESTARTS 5 /* a job a failure killed starts again at most this often */
+
 /* The fault-tolerance policy of the workload running now; NULL = none. */
 static struct mc_run_policy *active_policy;
 
@@ -852,6 +854,65 @@ static int check_cluster_files(const struct mc_experiment *e, char *err, size_t 
 }
 
 /* summary.json: {"workloads": [...], "faults": {...} (when the file has a plan)}. */
+/* A failed attempt's output is kept beside the next one's: attempt-K.stdout.jsonl, .stderr.log. */
+static void keep_attempt(const char *dir, unsigned k)
+{
+	static const char *const names[] = {"stdout.jsonl", "stderr.log"};
+
+	for (size_t i = 0; i < 2; i++) {
+		char from[PATH_MAX + 160], to[PATH_MAX + 192];
+
+		snprintf(from, sizeof(from), "%s/%s", dir, names[i]);
+		snprintf(to, sizeof(to), "%s/attempt-%u.%s", dir, k, names[i]);
+		rename(from, to);
+	}
+}
+
+/* Boots the failed guests again (the controller's "revive"), pumping the plan and the
+ * policy meanwhile. Returns 0 when all are ready, else -1 with err set. */
+static int revive(const struct mc_run_opts *o, const char *guests, char *err, size_t errlen)
+{
+	struct mc_client *cl = mc_client_connect(&o->c, err, errlen);
+	int64_t deadline = mc_now_ms() + 300000;
+	int bad = 0;
+
+	if (!cl)
+		return -1;
+	if (mc_client_send(cl, json_pack("{s:s, s:s}", "op", "revive", "target", guests)) < 0) {
+		mc_errf(err, errlen, "the controller did not take the request");
+		mc_client_destroy(&cl);
+		return -1;
+	}
+	for (;;) {
+		json_t *m = NULL;
+		int rc = mc_client_recv(cl, 200, &m, NULL, NULL);
+		const char *type = json_string_value(json_object_get(m, "type"));
+		int last;
+
+		pump_faults(NULL);
+		if (rc == -ETIMEDOUT && mc_now_ms() < deadline && !interrupted)
+			continue;
+		if (rc < 0) {
+			mc_errf(err, errlen, "no answer from the controller");
+			bad = 1;
+		} else if (type && !strcmp(type, "result") && json_object_get(m, "error")) {
+			mc_errf(err, errlen, "%s: %s",
+			        json_string_value(json_object_get(m, "guest")),
+			        json_string_value(json_object_get(m, "error")));
+			bad = 1;
+		} else if (type && !strcmp(type, "error")) {
+			mc_errf(err, errlen, "%s", json_string_value(json_object_get(m, "error")));
+			bad = 1;
+		}
+		last = rc < 0 || (type && (!strcmp(type, "done") || !strcmp(type, "error")));
+		json_decref(m);
+		if (last)
+			break;
+	}
+	mc_client_destroy(&cl);
+	return bad ? -1 : 0;
+}
+
 static void write_summary(const char *rundir, json_t *workloads, json_t *faults)
 {
 	json_t *doc = json_pack("{s:O, s:o}", "workloads", workloads, "metrics",
@@ -1132,7 +1193,8 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		for (unsigned r = 0; r < w->repeat && !interrupted; r++) {
 			char dir[PATH_MAX + 128];
 			struct rep_result rr = {0};
-			int64_t t_started;
+			int64_t t_started, t_job = 0;
+			unsigned attempts = 0; /* restarts after failures (with a policy) */
 			json_t *res;
 
 			snprintf(dir, sizeof(dir), "%s/workloads/%s/%u", rundir, w->name, r);
@@ -1148,12 +1210,40 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 				mc_run_policy_begin(policy, wi);
 				active_policy = policy;
 			}
-			if (w->kind == MC_EXP_MPI)
-				run_mpi(o, w, dir, &rr);
-			else if (w->kind == MC_EXP_EXEC)
-				run_exec(o, exe, w, dir, &rr);
-			else
-				run_taskfarm(o, exe, w, seed, r, dir, &rr);
+			for (unsigned attempt = 0;; attempt++) {
+				char failed_guests[1024], rerr[512];
+				int64_t t_first = mc_now_ms();
+
+				memset(&rr, 0, sizeof(rr));
+				if (w->kind == MC_EXP_MPI)
+					run_mpi(o, w, dir, &rr);
+				else if (w->kind == MC_EXP_EXEC)
+					run_exec(o, exe, w, dir, &rr);
+				else
+					run_taskfarm(o, exe, w, seed, r, dir, &rr);
+				if (attempt == 0)
+					t_job = t_first;
+				/* With a policy, a job a failure killed starts again on its revived
+				 * guests, from the start (no checkpoints in real runs). */
+				if (rr.ok || !active_policy || interrupted ||
+				    attempt >= MC_RUN_MAX_RESTARTS ||
+				    !mc_run_policy_job_failed(active_policy, failed_guests,
+				                              sizeof(failed_guests)))
+					break;
+				keep_attempt(dir, attempt);
+				fprintf(stderr,
+				        "run: %s %u/%u: %s failed: reviving them, restart %u\n",
+				        w->name, r + 1, w->repeat, failed_guests, attempt + 1);
+				if (revive(o, failed_guests, rerr, sizeof(rerr)) < 0) {
+					fprintf(stderr, "run: %s: no restart: %s\n", w->name, rerr);
+					break;
+				}
+				mc_run_policy_restarted(active_policy);
+				attempts = attempt + 1;
+			}
+			if (attempts && rr.ok)
+				rr.seconds =
+				        (double)(mc_now_ms() - t_job) / 1000.0; /* to solution */
 			if (active_faults) {
 				active_faults = NULL;
 				mc_run_faults_end(runner);
@@ -1161,7 +1251,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			if (active_policy) {
 				active_policy = NULL;
 				json_decref(ft);
-				ft = mc_run_policy_end(policy, rr.ok);
+				ft = mc_run_policy_end(policy, rr.ok, rr.seconds);
 			}
 			res = json_pack("{s:s, s:i, s:b, s:f, s:I, s:I, s:o}", "workload", w->name,
 			                "rep", (int)r, "ok", rr.ok, "seconds", rr.seconds,
@@ -1170,6 +1260,8 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			                json_lines(dir, "stdout.jsonl"));
 			if (!rr.ok)
 				json_object_set_new(res, "failure", json_string(rr.failure));
+			if (attempts)
+				json_object_set_new(res, "restarts", json_integer(attempts));
 			write_json(dir, "result.json", res);
 			json_array_append_new(runs, res);
 			fprintf(stderr, "run: %s %u/%u: %s in %.2f s%s%s\n", w->name, r + 1,

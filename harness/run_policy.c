@@ -64,6 +64,11 @@ struct mc_run_policy {
 	int64_t t0_mono, t0_wall;
 	double wake_s;
 	int job_failed;
+	int64_t t_job0_mono;     /* the job's latest (re)start */
+	int64_t t_failed_mono;   /* when it failed (the first failure of this attempt) */
+	unsigned char *failed_g; /* guest -> failed during this attempt */
+	unsigned restarts;
+	json_t *restart_times;
 	struct mig migs[MAX_MIGS];
 	unsigned nmigs;
 	pid_t kids[MAX_KIDS];
@@ -150,9 +155,12 @@ struct mc_run_policy *mc_run_policy_new(const struct mc_experiment *e,
 	p->node_of = calloc(n, sizeof(*p->node_of));
 	p->moved_ms = calloc(n, sizeof(*p->moved_ms));
 	p->why = calloc(n, sizeof(*p->why));
+	p->failed_g = calloc(n, 1);
+	p->restart_times = json_array();
 	p->downtimes = json_array();
 	p->totals = json_array();
-	if (!p->node_of || !p->moved_ms || !p->why || !p->downtimes || !p->totals) {
+	if (!p->node_of || !p->moved_ms || !p->why || !p->failed_g || !p->restart_times ||
+	    !p->downtimes || !p->totals) {
 		mc_errf(err, errlen, "policy: out of memory");
 		goto fail;
 	}
@@ -200,7 +208,8 @@ static void job_of(const struct mc_run_policy *p, double t, struct mc_policy_job
 	memset(job, 0, sizeof(*job));
 	job->now_s = t;
 	job->work_s = p->env.work_s;
-	job->done_s = p->job_failed ? 0 : t;
+	job->done_s = p->job_failed ? 0 : t - (double)(p->t_job0_mono - p->t0_mono) / 1000.0;
+	job->last_checkpoint_s = (double)(p->t_job0_mono - p->t0_mono) / 1000.0;
 	job->nodes = p->n;
 	job->spares_left = UINT64_MAX;
 	job->migrating = p->nmigs;
@@ -245,7 +254,12 @@ void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi)
 	p->active = 1;
 	p->t0_mono = mc_now_ms();
 	p->t0_wall = mc_wall_ms();
+	p->t_job0_mono = p->t0_mono;
 	p->job_failed = 0;
+	p->restarts = 0;
+	memset(p->failed_g, 0, p->n);
+	json_decref(p->restart_times);
+	p->restart_times = json_array();
 	p->wake_s = -1;
 	p->next_warn = 0;
 	p->warnings = p->false_alarms = p->migrations = p->failures = 0;
@@ -467,11 +481,13 @@ static void on_event_line(struct mc_run_policy *p, const char *line)
 		        .kind = MC_POLICY_EV_FAILURE, .now_s = t, .node = p->node_of[g]};
 
 		p->failures++;
+		p->failed_g[g] = 1;
 		if (!p->job_failed) {
-			/* No checkpoints: the job's progress so far is lost. */
+			/* No checkpoints: the job's progress since its (re)start is lost. */
 			p->job_failed = 1;
-			f.lost_s = t;
-			p->work_lost_s += t;
+			p->t_failed_mono = mc_now_ms();
+			f.lost_s = t - (double)(p->t_job0_mono - p->t0_mono) / 1000.0;
+			p->work_lost_s += f.lost_s;
 		}
 		log_line(p, json_pack("{s:s, s:f, s:s, s:s, s:f}", "type", "failure", "time_s", t,
 		                      "guest", json_string_value(json_object_get(ev, "guest")),
@@ -553,7 +569,43 @@ const char *mc_run_policy_vacated(const struct mc_run_policy *cp, const char *gu
 	return p->why[g];
 }
 
-json_t *mc_run_policy_end(struct mc_run_policy *p, int ok)
+int mc_run_policy_job_failed(struct mc_run_policy *p, char *guests, size_t cap)
+{
+	size_t used = 0;
+
+	if (!p || !p->active)
+		return 0;
+	read_events(p); /* the failure may be on record only now */
+	if (!p->job_failed)
+		return 0;
+	if (cap)
+		guests[0] = '\0';
+	for (unsigned g = 0; g < p->n; g++)
+		if (p->failed_g[g] && used + 8 < cap)
+			used += (size_t)snprintf(guests + used, cap - used, "%sg%04u",
+			                         used ? "," : "", g);
+	return 1;
+}
+
+void mc_run_policy_restarted(struct mc_run_policy *p)
+{
+	int64_t now = mc_now_ms();
+	double restart_s = (double)(now - p->t_failed_mono) / 1000.0;
+	struct mc_policy_event ev = {.kind = MC_POLICY_EV_RESUMED, .now_s = now_s(p)};
+
+	p->restarts++;
+	json_array_append_new(p->restart_times, json_real(restart_s));
+	log_line(p, json_pack("{s:s, s:f, s:f}", "type", "restart", "time_s", now_s(p), "restart_s",
+	                      restart_s));
+	fprintf(stderr, "run: policy: the job restarts from the start (%.3f s after it failed)\n",
+	        restart_s);
+	p->job_failed = 0;
+	p->t_job0_mono = now;
+	memset(p->failed_g, 0, p->n);
+	tell(p, &ev);
+}
+
+json_t *mc_run_policy_end(struct mc_run_policy *p, int ok, double seconds)
 {
 	int64_t deadline = mc_now_ms() + END_WAIT_MS;
 	json_t *ft;
@@ -568,13 +620,15 @@ json_t *mc_run_policy_end(struct mc_run_policy *p, int ok)
 	reap_kids(p, 1);
 	read_events(p);
 	p->active = 0;
-	ft = json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:O, s:O}", "policy",
-	               mc_policy_ops_of(p->pol)->name, "finished", ok, "warnings", (int)p->warnings,
-	               "false_alarms", (int)p->false_alarms, "migrations", (int)p->migrations,
-	               "failed_migrations", (int)p->failed_migs, "failures", (int)p->failures,
-	               "avoided", (int)p->avoided, "refused", (int)p->refused, "work_lost_s",
-	               p->work_lost_s, "migrate_downtime_s", p->downtimes, "migrate_total_s",
-	               p->totals);
+	ft = json_pack("{s:s, s:b, s:f, s:i, s:O, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:O, "
+	               "s:O}",
+	               "policy", mc_policy_ops_of(p->pol)->name, "finished", ok,
+	               "time_to_solution_s", seconds, "restarts", (int)p->restarts, "restart_s",
+	               p->restart_times, "warnings", (int)p->warnings, "false_alarms",
+	               (int)p->false_alarms, "migrations", (int)p->migrations, "failed_migrations",
+	               (int)p->failed_migs, "failures", (int)p->failures, "avoided",
+	               (int)p->avoided, "refused", (int)p->refused, "work_lost_s", p->work_lost_s,
+	               "migrate_downtime_s", p->downtimes, "migrate_total_s", p->totals);
 	log_line(p, json_pack("{s:s, s:O}", "type", "summary", "ft", ft));
 	return ft;
 }
@@ -593,6 +647,8 @@ void mc_run_policy_free(struct mc_run_policy **pp)
 	mc_predict_list_fini(&p->warn);
 	json_decref(p->downtimes);
 	json_decref(p->totals);
+	json_decref(p->restart_times);
+	free(p->failed_g);
 	free(p->node_of);
 	free(p->moved_ms);
 	free(p->why);

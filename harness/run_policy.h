@@ -39,11 +39,20 @@ void mc_run_policy_pump(struct mc_run_policy *p);
  * it came: the node that fails is not the guest's any more), or NULL. */
 const char *mc_run_policy_vacated(const struct mc_run_policy *p, const char *guest);
 
-/* The workload ended (ok: it succeeded). Returns its fault-tolerance figures for
- * summary.json (caller owns): policy, warnings, false_alarms, migrations,
- * migrate_downtime_s [...], migrate_total_s [...], failures, avoided, work_lost_s,
- * refused. */
-json_t *mc_run_policy_end(struct mc_run_policy *p, int ok);
+/* Whether a failure killed the job since its last (re)start; the guests that failed then
+ * go to guests as a comma list. */
+int mc_run_policy_job_failed(struct mc_run_policy *p, char *guests, size_t cap);
+
+/* The failed guests are back and the job starts again from the start (no checkpoints): the
+ * policy hears RESUMED; restart_s counts from the failure. */
+void mc_run_policy_restarted(struct mc_run_policy *p);
+
+/* The workload ended (ok: it succeeded, seconds: its time to solution, restarts included).
+ * Returns its fault-tolerance figures for summary.json (caller owns): policy, finished,
+ * time_to_solution_s, restarts, restart_s [...], warnings, false_alarms, migrations,
+ * failed_migrations, failures, avoided, refused, work_lost_s, migrate_downtime_s [...],
+ * migrate_total_s [...]. */
+json_t *mc_run_policy_end(struct mc_run_policy *p, int ok, double seconds);
 
 void mc_run_policy_free(struct mc_run_policy **p);
 
