@@ -644,6 +644,42 @@ static void drain_guests(struct ctl *c)
 
 /* ---------- CLI requests ---------- */
 
+int ctl_for_target(struct ctl *c, json_t *req, const char *op, const unsigned char *client,
+                   size_t len, void (*fn)(struct ctl *c, struct job *j, struct guest *g, void *arg),
+                   void *arg)
+{
+	const char *target = json_string_value(json_object_get(req, "target"));
+	struct mc_target t;
+	struct job *j;
+	unsigned matched = 0;
+
+	if (!target || mc_target_parse(target, &t)) {
+		ctl_reply_error(c, client, len, "malformed target");
+		return -EINVAL;
+	}
+	if (c->shutting_down) {
+		ctl_reply_error(c, client, len, "the cluster is shutting down");
+		return -ESHUTDOWN;
+	}
+	if (!(j = ctl_job_new(c, op, client, len)))
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n; i++) {
+		if (!mc_target_match(&t, c->g[i].name, c->g[i].index))
+			continue;
+		matched++;
+		j->pending++;
+		fn(c, j, &c->g[i], arg);
+	}
+	if (!matched) {
+		c->jobs = j->next;
+		free(j);
+		ctl_reply_error(c, client, len, "target matches no guest");
+		return -ENOENT;
+	}
+	ctl_job_part_done(c, j); /* the request's own hold */
+	return 0;
+}
+
 void ctl_reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text)
 {
 	send_client(c, client, len, json_pack("{s:s, s:s}", "type", "error", "error", text), NULL,

@@ -328,75 +328,55 @@ fail:
 
 /* ---------- requests ---------- */
 
+struct ck_req {
+	int restore;
+	const char *op;
+	char root[PATH_MAX];
+};
+
+static void checkpoint_one(struct ctl *c, struct job *j, struct guest *g, void *arg)
+{
+	const struct ck_req *r = arg;
+	char why[160] = "";
+	const char *f;
+
+	if (g->mig || g->ckpt || g->restore || g->op_job || g->rebooting || g->revive_job)
+		snprintf(why, sizeof(why), "another operation on this guest is in progress");
+	else if (c->cfg->share[0])
+		snprintf(why, sizeof(why),
+		         "the cluster shares a host directory over virtio-9p (--share), which QEMU "
+		         "cannot save once mounted");
+	else if (r->restore ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
+	                        g->state == MC_VM_PAUSED || g->state == MC_VM_FAILED)
+	                    : !(g->state == MC_VM_READY || g->state == MC_VM_BUSY))
+		snprintf(why, sizeof(why), "cannot %s a guest that is %s", r->op,
+		         mc_vm_state_name(g->state));
+	else if (!r->restore && (f = ctl_fault_on_guest(c, g->index))[0])
+		snprintf(why, sizeof(why), "a %s fault is in force on it", f);
+	if (why[0])
+		reply_error(c, j, g, why);
+	else if (r->restore)
+		restore_begin(c, j, g, r->root);
+	else
+		ck_begin(c, j, g, r->root);
+}
+
 void ctl_req_checkpoint(struct ctl *c, json_t *req, const char *op, const unsigned char *client,
                         size_t len)
 {
-	const char *target = json_string_value(json_object_get(req, "target"));
 	const char *dir = json_string_value(json_object_get(req, "dir"));
-	int restore = !strcmp(op, "restore");
-	char root[PATH_MAX];
-	struct mc_target t;
-	struct job *j;
-	unsigned matched = 0;
+	struct ck_req r = {.restore = !strcmp(op, "restore"), .op = op};
 
-	if (!target || mc_target_parse(target, &t)) {
-		ctl_reply_error(c, client, len, "malformed target");
-		return;
-	}
 	if (dir && dir[0] != '/') {
 		ctl_reply_error(c, client, len,
 		                "the checkpoint directory must be an absolute path");
 		return;
 	}
-	if (c->shutting_down) {
-		ctl_reply_error(c, client, len, "the cluster is shutting down");
-		return;
-	}
 	if (dir)
-		snprintf(root, sizeof(root), "%s", dir);
+		snprintf(r.root, sizeof(r.root), "%s", dir);
 	else
-		snprintf(root, sizeof(root), "%s/checkpoints", c->cfg->dir);
-	j = ctl_job_new(c, op, client, len);
-	if (!j)
-		return;
-	for (unsigned i = 0; i < c->n; i++) {
-		struct guest *g = &c->g[i];
-		char why[160];
-		const char *f;
-
-		if (!mc_target_match(&t, g->name, g->index))
-			continue;
-		matched++;
-		j->pending++;
-		why[0] = '\0';
-		if (g->mig || g->ckpt || g->restore || g->op_job || g->rebooting)
-			snprintf(why, sizeof(why),
-			         "another operation on this guest is in progress");
-		else if (c->cfg->share[0])
-			snprintf(why, sizeof(why),
-			         "the cluster shares a host directory over virtio-9p (--share), "
-			         "which QEMU cannot save once mounted");
-		else if (restore ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
-		                     g->state == MC_VM_PAUSED || g->state == MC_VM_FAILED)
-		                 : !(g->state == MC_VM_READY || g->state == MC_VM_BUSY))
-			snprintf(why, sizeof(why), "cannot %s a guest that is %s", op,
-			         mc_vm_state_name(g->state));
-		else if (!restore && (f = ctl_fault_on_guest(c, g->index))[0])
-			snprintf(why, sizeof(why), "a %s fault is in force on it", f);
-		if (why[0])
-			reply_error(c, j, g, why);
-		else if (restore)
-			restore_begin(c, j, g, root);
-		else
-			ck_begin(c, j, g, root);
-	}
-	if (!matched) {
-		c->jobs = j->next;
-		free(j);
-		ctl_reply_error(c, client, len, "target matches no guest");
-		return;
-	}
-	ctl_job_part_done(c, j);
+		snprintf(r.root, sizeof(r.root), "%s/checkpoints", c->cfg->dir);
+	ctl_for_target(c, req, op, client, len, checkpoint_one, &r);
 }
 
 void ctl_checkpoint_cleanup(struct ctl *c, struct guest *g)
@@ -430,54 +410,29 @@ void ctl_revive_done(struct ctl *c, struct guest *g, int ok)
 		reply_error(c, j, g, g->reason[0] ? g->reason : "the guest did not come back");
 }
 
+static void revive_one(struct ctl *c, struct job *j, struct guest *g, void *arg)
+{
+	(void)arg;
+	if (g->state != MC_VM_FAILED || g->revive_job || g->restore || g->rebooting) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "cannot revive a guest that is %s",
+		         mc_vm_state_name(g->state));
+		reply_error(c, j, g, why);
+		return;
+	}
+	g->revive_job = j;
+	/* Cold boot with its own disk, as a reboot: its QEMU goes first if it is still there
+	 * (reap() continues), else now. */
+	if (g->pid > 0) {
+		g->rebooting = 1;
+		mc_vmm_qemu_ops.kill(g->be);
+	} else {
+		ctl_reboot_continue(c, g);
+	}
+}
+
 void ctl_req_revive(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
 {
-	const char *target = json_string_value(json_object_get(req, "target"));
-	struct mc_target t;
-	struct job *j;
-	unsigned matched = 0;
-
-	if (!target || mc_target_parse(target, &t)) {
-		ctl_reply_error(c, client, len, "malformed target");
-		return;
-	}
-	if (c->shutting_down) {
-		ctl_reply_error(c, client, len, "the cluster is shutting down");
-		return;
-	}
-	j = ctl_job_new(c, "revive", client, len);
-	if (!j)
-		return;
-	for (unsigned i = 0; i < c->n; i++) {
-		struct guest *g = &c->g[i];
-
-		if (!mc_target_match(&t, g->name, g->index))
-			continue;
-		matched++;
-		j->pending++;
-		if (g->state != MC_VM_FAILED || g->revive_job || g->restore || g->rebooting) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "cannot revive a guest that is %s",
-			         mc_vm_state_name(g->state));
-			reply_error(c, j, g, why);
-			continue;
-		}
-		g->revive_job = j;
-		/* Cold boot with its own disk, as a reboot: its QEMU goes first if it is still
-		 * there (reap() continues), else now. */
-		if (g->pid > 0) {
-			g->rebooting = 1;
-			mc_vmm_qemu_ops.kill(g->be);
-		} else {
-			ctl_reboot_continue(c, g);
-		}
-	}
-	if (!matched) {
-		c->jobs = j->next;
-		free(j);
-		ctl_reply_error(c, client, len, "target matches no guest");
-		return;
-	}
-	ctl_job_part_done(c, j);
+	ctl_for_target(c, req, "revive", client, len, revive_one, NULL);
 }

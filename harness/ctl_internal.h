@@ -128,6 +128,13 @@ struct ctl {
 
 /* Replies, jobs and guest state (controller.c). */
 void ctl_reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text);
+/* A request that acts on each guest of its "target": parses it, makes the job and calls fn
+ * for every guest in the set (one part each: fn or what it starts must end it with a result
+ * and ctl_job_part_done()). Replies with an error and returns < 0 for a malformed target,
+ * one that matches nothing, or a cluster shutting down. */
+int ctl_for_target(struct ctl *c, json_t *req, const char *op, const unsigned char *client,
+                   size_t len, void (*fn)(struct ctl *c, struct job *j, struct guest *g, void *arg),
+                   void *arg);
 struct job *ctl_job_new(struct ctl *c, const char *op, const unsigned char *client, size_t len);
 void ctl_job_send(struct ctl *c, struct job *j, json_t *msg, const void *data, size_t len);
 void ctl_job_part_done(struct ctl *c, struct job *j);

@@ -450,56 +450,31 @@ fail:
 	free_migration(c, m);
 }
 
+static void migrate_one(struct ctl *c, struct job *j, struct guest *g, void *arg)
+{
+	char buf[160];
+	const char *no = refusal(c, g, buf, sizeof(buf));
+
+	if (no)
+		reply_error(c, j, g, no);
+	else
+		begin(c, j, g, *(int *)arg);
+}
+
 void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
 {
-	const char *target = json_string_value(json_object_get(req, "target"));
 	const char *mode = json_string_value(json_object_get(req, "mode"));
 	/* auto: pre-copy under KVM; stop-and-copy under TCG, where busy pre-copy migrations
 	 * lost guest writes (docs/architecture.md, bench/migrate.sh). */
 	int stop = mode && !strcmp(mode, "stop");
-	struct mc_target t;
-	struct job *j;
-	unsigned matched = 0;
 
-	if (!target || mc_target_parse(target, &t)) {
-		ctl_reply_error(c, client, len, "malformed target");
-		return;
-	}
 	if (mode && !stop && strcmp(mode, "live") && strcmp(mode, "auto")) {
 		ctl_reply_error(c, client, len, "mode: want auto, live or stop");
 		return;
 	}
 	if (!mode || !strcmp(mode, "auto"))
 		stop = strcmp(c->cfg->accel, "kvm") != 0;
-	if (c->shutting_down) {
-		ctl_reply_error(c, client, len, "the cluster is shutting down");
-		return;
-	}
-	j = ctl_job_new(c, "migrate", client, len);
-	if (!j)
-		return;
-	for (unsigned i = 0; i < c->n; i++) {
-		struct guest *g = &c->g[i];
-		char buf[160];
-		const char *no;
-
-		if (!mc_target_match(&t, g->name, g->index))
-			continue;
-		matched++;
-		j->pending++;
-		no = refusal(c, g, buf, sizeof(buf));
-		if (no)
-			reply_error(c, j, g, no);
-		else
-			begin(c, j, g, stop);
-	}
-	if (!matched) {
-		c->jobs = j->next;
-		free(j);
-		ctl_reply_error(c, client, len, "target matches no guest");
-		return;
-	}
-	ctl_job_part_done(c, j); /* the request's own hold */
+	ctl_for_target(c, req, "migrate", client, len, migrate_one, &stop);
 }
 
 int ctl_migrate_reaped(struct ctl *c, pid_t pid, int status)
