@@ -201,3 +201,41 @@ json_t *mc_cluster_guests(const struct mc_common_opts *c, int timeout_ms, char *
 	json_decref(reply);
 	return g;
 }
+
+int mc_client_results(struct mc_client *cl, const char *op, int timeout_ms,
+                      void (*print)(void *ctx, json_t *result), void *ctx)
+{
+	int failures = 0;
+
+	for (;;) {
+		json_t *m = NULL;
+		const char *type;
+
+		if (mc_client_recv(cl, timeout_ms, &m, NULL, NULL) < 0) {
+			fprintf(stderr, "microcosm %s: controller did not answer\n", op);
+			return failures + 1;
+		}
+		type = json_string_value(json_object_get(m, "type"));
+		if (type && strcmp(type, "result") == 0) {
+			const char *e = json_string_value(json_object_get(m, "error"));
+
+			if (e) {
+				failures++;
+				fprintf(stderr, "%s: %s: %s\n",
+				        json_string_value(json_object_get(m, "guest")), op, e);
+			} else {
+				print(ctx, m);
+				fflush(stdout);
+			}
+		} else if (type && (strcmp(type, "error") == 0 || strcmp(type, "done") == 0)) {
+			int err = strcmp(type, "error") == 0;
+
+			if (err)
+				fprintf(stderr, "microcosm %s: %s\n", op,
+				        json_string_value(json_object_get(m, "error")));
+			json_decref(m);
+			return failures + err;
+		}
+		json_decref(m);
+	}
+}

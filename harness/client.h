@@ -40,6 +40,15 @@ int mc_client_send(struct mc_client *cl, json_t *req);
  */
 int mc_client_recv(struct mc_client *cl, int timeout_ms, json_t **msg, char **data, size_t *len);
 
+/*
+ * Reads the replies of a per-guest request (pause, migrate, checkpoint, ...) until "done":
+ * each successful "result" goes to print(ctx, result); a failed one is printed as
+ * "GUEST: OP: ERROR" on stderr; an "error" reply or timeout_ms of silence ends it (with a
+ * message). Returns the number of failures.
+ */
+int mc_client_results(struct mc_client *cl, const char *op, int timeout_ms,
+                      void (*print)(void *ctx, json_t *result), void *ctx);
+
 /* One request, one reply. Returns 0 or negative as above. */
 int mc_client_call(struct mc_client *cl, json_t *req, int timeout_ms, json_t **reply);
 

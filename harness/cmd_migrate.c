@@ -24,12 +24,39 @@ static int this_host(const char *name)
 	return strlen(name) == n && !strncmp(name, self, n);
 }
 
+struct print_ctx {
+	int json, header;
+};
+
+static void print_migration(void *ctx, json_t *m)
+{
+	struct print_ctx *pc = ctx;
+
+	if (pc->json) {
+		json_object_del(m, "type");
+		json_dumpf(m, stdout, JSON_COMPACT);
+		putchar('\n');
+		return;
+	}
+	if (!pc->header++)
+		printf("%-8s %9s %9s %9s %9s %6s\n", "GUEST", "TOTAL_MS", "DOWN_MS", "SETUP_MS",
+		       "SENT_MIB", "PASSES");
+	printf("%-8s %9lld %9lld %9lld %9.1f %6lld\n",
+	       json_string_value(json_object_get(m, "guest")),
+	       (long long)json_integer_value(json_object_get(m, "total_ms")),
+	       (long long)json_integer_value(json_object_get(m, "downtime_ms")),
+	       (long long)json_integer_value(json_object_get(m, "setup_ms")),
+	       (double)json_integer_value(json_object_get(m, "bytes")) / (1 << 20),
+	       (long long)json_integer_value(json_object_get(m, "passes")));
+}
+
 int cmd_migrate(int argc, char **argv)
 {
 	struct mc_target_opts o;
 	struct mc_client *cl;
 	char err[512];
-	int r, failures = 0, header = 0;
+	int r, failures;
+	struct print_ctx pc = {0};
 
 	r = mc_cli_parse_target(argc, argv, &o, mc_migrate_usage);
 	if (r)
@@ -41,6 +68,7 @@ int cmd_migrate(int argc, char **argv)
 		        o.to);
 		return 2;
 	}
+	pc.json = o.json;
 	cl = mc_client_connect(&o.c, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "microcosm migrate: %s\n", err);
@@ -54,56 +82,8 @@ int cmd_migrate(int argc, char **argv)
 		mc_client_destroy(&cl);
 		return 1;
 	}
-	for (;;) {
-		json_t *m = NULL;
-		const char *type;
-
-		/* A migration gives up after 180 s; wait a little longer than that. */
-		if (mc_client_recv(cl, 240000, &m, NULL, NULL) < 0) {
-			fprintf(stderr, "microcosm migrate: controller did not answer\n");
-			failures++;
-			break;
-		}
-		type = json_string_value(json_object_get(m, "type"));
-		if (type && strcmp(type, "result") == 0) {
-			const char *g = json_string_value(json_object_get(m, "guest"));
-			const char *e = json_string_value(json_object_get(m, "error"));
-
-			if (e) {
-				failures++;
-				fprintf(stderr, "%s: migrate: %s\n", g, e);
-			} else if (o.json) {
-				json_object_del(m, "type");
-				json_dumpf(m, stdout, JSON_COMPACT);
-				putchar('\n');
-			} else {
-				if (!header++)
-					printf("%-8s %9s %9s %9s %9s %6s\n", "GUEST", "TOTAL_MS",
-					       "DOWN_MS", "SETUP_MS", "SENT_MIB", "PASSES");
-				printf("%-8s %9lld %9lld %9lld %9.1f %6lld\n", g,
-				       (long long)json_integer_value(
-				               json_object_get(m, "total_ms")),
-				       (long long)json_integer_value(
-				               json_object_get(m, "downtime_ms")),
-				       (long long)json_integer_value(
-				               json_object_get(m, "setup_ms")),
-				       (double)json_integer_value(json_object_get(m, "bytes")) /
-				               (1 << 20),
-				       (long long)json_integer_value(json_object_get(m, "passes")));
-			}
-			fflush(stdout);
-		} else if (type && strcmp(type, "error") == 0) {
-			fprintf(stderr, "microcosm migrate: %s\n",
-			        json_string_value(json_object_get(m, "error")));
-			failures++;
-			json_decref(m);
-			break;
-		} else if (type && strcmp(type, "done") == 0) {
-			json_decref(m);
-			break;
-		}
-		json_decref(m);
-	}
+	/* A migration gives up after 180 s; wait a little longer than that. */
+	failures = mc_client_results(cl, "migrate", 240000, print_migration, &pc);
 	mc_client_destroy(&cl);
 	return failures ? 1 : 0;
 }

@@ -6,12 +6,19 @@
 #include "client.h"
 #include "commands.h"
 
+static void print_state(void *ctx, json_t *r)
+{
+	(void)ctx;
+	printf("%s: %s\n", json_string_value(json_object_get(r, "guest")),
+	       json_string_value(json_object_get(r, "state")));
+}
+
 static int pause_resume(int argc, char **argv, const char *op, const char *usage)
 {
 	struct mc_target_opts o;
 	struct mc_client *cl;
 	char err[512];
-	int r, failures = 0;
+	int r, failures;
 
 	r = mc_cli_parse_target(argc, argv, &o, usage);
 	if (r)
@@ -25,39 +32,7 @@ static int pause_resume(int argc, char **argv, const char *op, const char *usage
 		mc_client_destroy(&cl);
 		return 1;
 	}
-	for (;;) {
-		json_t *m = NULL;
-		const char *type;
-
-		if (mc_client_recv(cl, 60000, &m, NULL, NULL) < 0) {
-			fprintf(stderr, "microcosm %s: controller did not answer\n", op);
-			failures++;
-			break;
-		}
-		type = json_string_value(json_object_get(m, "type"));
-		if (type && strcmp(type, "result") == 0) {
-			const char *e = json_string_value(json_object_get(m, "error"));
-
-			if (e) {
-				failures++;
-				fprintf(stderr, "%s: %s: %s\n",
-				        json_string_value(json_object_get(m, "guest")), op, e);
-			} else {
-				printf("%s: %s\n", json_string_value(json_object_get(m, "guest")),
-				       json_string_value(json_object_get(m, "state")));
-			}
-		} else if (type && strcmp(type, "error") == 0) {
-			fprintf(stderr, "microcosm %s: %s\n", op,
-			        json_string_value(json_object_get(m, "error")));
-			failures++;
-			json_decref(m);
-			break;
-		} else if (type && strcmp(type, "done") == 0) {
-			json_decref(m);
-			break;
-		}
-		json_decref(m);
-	}
+	failures = mc_client_results(cl, op, 60000, print_state, NULL);
 	mc_client_destroy(&cl);
 	return failures ? 1 : 0;
 }
