@@ -12,6 +12,7 @@
 # (defaults "--sizes 8,1K,64K --iters 50" and "--sizes 8,64K --iters 20"; launching 64
 # ranks takes minutes under TCG, so smaller ones keep a 64-rank round short);
 # MC_BENCH_RING_ARGS=none leaves the ring out.
+# MC_BENCH_FLUSH sets the traced runs' tracing.flush (e.g. off, 2s; default 500ms).
 # MC_BENCH_KEEP=1 keeps the runs (and the traced runs' trace/) in a /tmp folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,15 +50,21 @@ EOF
     args: $(yaml_args "${MC_BENCH_RING_ARGS:---sizes 8,64K --iters 20}")
     timeout: 30m
 EOF
+cp "$work/overhead.yaml" "$work/overhead-on.yaml"
+cat >>"$work/overhead-on.yaml" <<EOF
+tracing:
+  enabled: true
+  flush: ${MC_BENCH_FLUSH:-500ms}
+EOF
 : >"$work/runs.txt"
 for r in $(seq 1 "$rounds"); do
 	for mode in off on; do
-		extra=()
-		[ "$mode" = on ] && extra=(--trace)
+		file="$work/overhead.yaml"
+		[ "$mode" = on ] && file="$work/overhead-on.yaml"
 		echo "bench/trace_overhead.sh: $n ranks, round $r/$rounds, tracing $mode..." >&2
 		t0=$(date +%s)
-		"$MC" run ${extra[@]+"${extra[@]}"} -c "benchtrace$$" -r "$work/runs-$mode" \
-			"$work/overhead.yaml" >"$work/$mode-$r.out" 2>"$work/$mode-$r.err" ||
+		"$MC" run -c "benchtrace$$" -r "$work/runs-$mode" \
+			"$file" >"$work/$mode-$r.out" 2>"$work/$mode-$r.err" ||
 			{ tail -20 "$work/$mode-$r.err" >&2; exit 1; }
 		echo "  $(($(date +%s) - t0)) s" >&2
 		echo "$mode $(tail -1 "$work/$mode-$r.out")" >>"$work/runs.txt"
@@ -65,14 +72,16 @@ for r in $(seq 1 "$rounds"); do
 done
 last_on="$(awk '$1 == "on" { d = $2 } END { print d }' "$work/runs.txt")"
 echo "bench/trace_overhead.sh: merge check of $last_on..." >&2
-# A trace babeltrace2 cannot read fails the summary; the overhead figures still count.
-"$MC" trace summary --json "$last_on" >"$work/summary.json" || echo '{}' >"$work/summary.json"
+# A trace babeltrace2 cannot read fails the summary (which still covers the others, and
+# names it); the overhead figures count either way.
+"$MC" trace summary --json "$last_on" >"$work/summary.json" || true
+[ -s "$work/summary.json" ] || echo '{}' >"$work/summary.json"
 mkdir -p "$root/bench-results"
 out="$root/bench-results/trace-overhead-$n-$(date -u +%Y%m%dT%H%M%SZ).json"
-/usr/bin/python3 - "$work/runs.txt" "$n" "$out" "$work/summary.json" <<'PY'
+/usr/bin/python3 - "$work/runs.txt" "$n" "$out" "$work/summary.json" "${MC_BENCH_FLUSH:-500ms}" <<'PY'
 import json, statistics, sys
 import bt2
-runs_file, n, out, summary_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+runs_file, n, out, summary_file, flush = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 runs = {"off": [], "on": []}
 for line in open(runs_file):
     mode, d = line.split()
@@ -91,6 +100,7 @@ def figures(dirs):
 
 (a, araw), (b, braw) = figures(runs["off"]), figures(runs["on"])
 rows = []
+print(f"{n} ranks, tracing.flush {flush}")
 print(f"{'workload':<10} {'bytes':>7} {'off_us':>10} {'on_us':>10} {'ratio':>7}  (medians of {len(runs['off'])} rounds)")
 for k in sorted(a):
     if k in b:
@@ -104,22 +114,28 @@ print(f"median ratio {med:.3f}")
 s = json.load(open(summary_file))
 if "check" not in s:
     print("trace summary failed (its message is above): a trace in the run is unreadable")
-    json.dump({"ranks": n, "rows": rows, "median_ratio": med, "runs": runs, "merge": None},
+    json.dump({"ranks": n, "flush": flush, "rows": rows, "median_ratio": med, "runs": runs,
+               "merge": None},
               open(out, "w"), indent=2)
     print(f"written to {out}")
     sys.exit(0)
 hosts = sorted({t["hostname"] for t in s["check"]["traces"] if t["events"] > 0})
+bad = [t["path"] for t in s["check"]["traces"] if t["error"]]
+if bad:
+    print(f"unreadable traces ({len(bad)}): {', '.join(bad)}")
 guests = [h for h in hosts if h.startswith("g")]
 print(f"trace summary: {len(s['check']['traces'])} traces, events from {len(guests)} guests "
       f"and {len(hosts) - len(guests)} host trace(s), {s['events']} events, in time order: "
       f"{s['check']['in_order']}")
-# Merge check 2: babeltrace2's own muxer over the whole trace/ folder (after `trace align`
+# Merge check 2: babeltrace2's own muxer over the readable traces (after `trace align`
 # the offsets are in the metadata): every message's time no earlier than the one before.
 last = None
 count = 0
 disorder = 0
 seen = set()
-it = bt2.TraceCollectionMessageIterator(s["trace_dir"])
+import os
+good = [os.path.join(s["trace_dir"], t["path"]) for t in s["check"]["traces"] if not t["error"]]
+it = bt2.TraceCollectionMessageIterator(good)
 for msg in it:
     if type(msg) is not bt2._EventMessageConst:
         continue
@@ -133,8 +149,8 @@ for msg in it:
         seen.add(str(env["hostname"]))
 print(f"babeltrace2: {count} events from {len(seen)} hostnames, "
       f"{disorder} out of time order")
-json.dump({"ranks": n, "rows": rows, "median_ratio": med, "runs": runs,
-           "merge": {"summary_traces": len(s["check"]["traces"]), "guests": len(guests),
+json.dump({"ranks": n, "flush": flush, "rows": rows, "median_ratio": med, "runs": runs,
+           "merge": {"unreadable": bad, "summary_traces": len(s["check"]["traces"]), "guests": len(guests),
                      "hostnames": len(hosts), "summary_in_order": s["check"]["in_order"],
                      "bt2_events": count, "bt2_hostnames": len(seen),
                      "bt2_out_of_order": disorder}},

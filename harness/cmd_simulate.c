@@ -365,12 +365,12 @@ int cmd_simulate(int argc, char **argv)
 		goto out;
 	}
 	if (o.json) {
-		out = json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "experiment",
-		                e->name, "nodes", (json_int_t)cfg.nodes, "work_s", cfg.work_s,
-		                "checkpoint_s", cfg.checkpoint_s, "restart_s", cfg.restart_s,
-		                "migrate_s", cfg.migrate_s, "node_mtbf_s",
-		                rate > 0 ? 1 / rate : 0.0, "limit_s", cfg.limit_s, "first_seed",
-		                (json_int_t)base, "seeds", (json_int_t)o.seeds);
+		out = json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
+		                "experiment", e->name, "nodes", (json_int_t)cfg.nodes, "work_s",
+		                cfg.work_s, "checkpoint_s", cfg.checkpoint_s, "restart_s",
+		                cfg.restart_s, "migrate_s", cfg.migrate_s, "launch_s", cfg.launch_s,
+		                "node_mtbf_s", rate > 0 ? 1 / rate : 0.0, "limit_s", cfg.limit_s,
+		                "first_seed", (json_int_t)base, "seeds", (json_int_t)o.seeds);
 		jp = json_array();
 		json_object_set_new(out, "policies", jp);
 	} else {
@@ -378,6 +378,9 @@ int cmd_simulate(int argc, char **argv)
 		       e->name, cfg.nodes, fmt_dur(a, sizeof(a), cfg.work_s),
 		       fmt_dur(b, sizeof(b), cfg.checkpoint_s),
 		       fmt_dur(c, sizeof(c), cfg.restart_s), fmt_dur(d, sizeof(d), cfg.migrate_s));
+		if (cfg.launch_s > 0)
+			printf("launch %s (before the work begins and after every restart)\n",
+			       fmt_dur(a, sizeof(a), cfg.launch_s));
 		printf("failures: node MTBF %s, system MTBF %s (%s); ",
 		       rate > 0 ? fmt_dur(a, sizeof(a), 1 / rate) : "-",
 		       rate > 0 ? fmt_dur(b, sizeof(b), 1 / rate / cfg.nodes) : "-",

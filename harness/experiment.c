@@ -49,7 +49,7 @@ struct qbuf {
 static const char *const top_keys[] = {"name",       "seed",     "cluster", "network", "workloads",
                                        "results",    "faults",   "tracing", "repeat",  "policy",
                                        "prediction", "simulate", NULL};
-static const char *const tracing_keys[] = {"enabled", "events", NULL};
+static const char *const tracing_keys[] = {"enabled", "events", "flush", NULL};
 static const char *const cluster_keys[] = {"guests",  "spawn",   "memory",    "vcpus",
                                            "kernel",  "density", "heartbeat", "heartbeat_timeout",
                                            "tb_size", "image",   "share",     NULL};
@@ -107,9 +107,9 @@ static const char *const exponential_keys[] = {"kind", "mtbf", NULL};
 static const char *const weibull_keys[] = {"kind", "shape", "scale", NULL};
 static const char *const prediction_keys[] = {"lead", "recall", "precision", NULL};
 static const char *const policy_keys[] = {"name", "params", NULL};
-static const char *const simulate_keys[] = {"work",         "checkpoint_cost", "restart_cost",
-                                            "migrate_cost", "nodes",           "spares",
-                                            "failures",     "limit",           NULL};
+static const char *const simulate_keys[] = {
+        "work",  "checkpoint_cost", "restart_cost", "migrate_cost", "launch_cost",
+        "nodes", "spares",          "failures",     "limit",        NULL};
 static const char *const failure_models[] = {"renewal", "plan", NULL};
 
 #define DAY_MS  86400000ull            /* 24h */
@@ -1006,16 +1006,22 @@ static int parse_args(struct pctx *c, struct mc_exp_workload *w, const struct no
 	return 0;
 }
 
-/* tracing: {enabled: BOOL, events: [PATTERN, ...]} */
+/* tracing: {enabled: BOOL, events: [PATTERN, ...], flush: DURATION | off} */
 static int parse_tracing(struct pctx *c, const struct node *n)
 {
 	struct mc_experiment *e = c->e;
-	const struct node *ev;
+	const struct node *ev, *fl;
 	char p[PATH_CAP];
 	int r;
 
 	if ((r = check_map(c, n, "tracing", tracing_keys, NULL, 0)) ||
 	    (r = field_bool(c, n, "tracing", "enabled", &e->tracing)))
+		return r;
+	fl = map_get(n, "flush");
+	if (fl && scalar(fl) && strcmp(scalar(fl), "off") == 0)
+		e->trace_flush_ms = 0;
+	else if ((r = field_ms(c, n, "tracing", "flush", 10, 60000,
+	                       "a duration from 10ms to 60s, or off", 0, &e->trace_flush_ms)))
 		return r;
 	if (!(ev = map_get(n, "events")) || is_null(ev))
 		return 0;
@@ -1657,6 +1663,7 @@ static int parse_simulate(struct pctx *c, const struct node *n)
 	    (r = field_cost(c, n, "checkpoint_cost", &sm->checkpoint)) ||
 	    (r = field_cost(c, n, "restart_cost", &sm->restart)) ||
 	    (r = field_cost(c, n, "migrate_cost", &sm->migrate)) ||
+	    (r = field_cost(c, n, "launch_cost", &sm->launch)) ||
 	    (r = field_uint(c, n, "simulate", "nodes", 1, 10000000, &sm->nodes)) ||
 	    (r = field_enum(c, n, "simulate", "failures", "failure model", failure_models, &fk)) ||
 	    (r = field_ms(c, n, "simulate", "limit", 1000, HOURS_MS(876000),
@@ -1770,6 +1777,7 @@ static void defaults(struct mc_experiment *e)
 	e->cluster.clone = 1;
 	e->cluster.mem_mib = 128;
 	e->cluster.vcpus = 1;
+	e->trace_flush_ms = MC_TRACE_FLUSH_MS;
 	snprintf(e->cluster.kernel, sizeof(e->cluster.kernel), "project");
 	snprintf(e->results_dir, sizeof(e->results_dir), "runs");
 }
@@ -2086,6 +2094,7 @@ static void json_ft(const struct mc_experiment *e, json_t *root, int *bad)
 		jset(o, "checkpoint_cost", json_cost(&sm->checkpoint), bad);
 		jset(o, "restart_cost", json_cost(&sm->restart), bad);
 		jset(o, "migrate_cost", json_cost(&sm->migrate), bad);
+		jset(o, "launch_cost", json_cost(&sm->launch), bad);
 		jset(o, "nodes", json_integer(sm->nodes ? sm->nodes : e->cluster.guests), bad);
 		jset(o, "spares",
 		     sm->spares_limited ? json_integer(sm->spares) : json_string("unlimited"), bad);
@@ -2152,6 +2161,10 @@ json_t *mc_experiment_to_json(const struct mc_experiment *e)
 			json_array_append_new(evs, json_string(e->trace_events[i]));
 		jset(tr, "enabled", json_boolean(e->tracing), &bad);
 		jset(tr, "events", evs, &bad);
+		if (e->trace_flush_ms)
+			jset(tr, "flush_ms", json_integer((json_int_t)e->trace_flush_ms), &bad);
+		else
+			jset(tr, "flush", json_string("off"), &bad);
 		jset(root, "tracing", tr, &bad);
 	}
 	if (e->n_faults || e->fault_seed_set)

@@ -125,6 +125,10 @@
  *     enabled: false         true | false
  *     events: [microcosm_mpi:*]  UST event patterns; default: microcosm_* (harness, MPI
  *                            calls, workload phases)
+ *     flush: 500ms           how often a guest's partly filled buffers go to the host:
+ *                            what a guest that crashes loses at most (10ms..60s), or off
+ *                            (full buffers only: less work in the guests, but a crash
+ *                            loses the buffer being filled)
  *   prediction:              failure prediction (harness/predict.h; docs/policies.md): every
  *                            failure of the plan (entries of kind crash or reboot) is
  *                            preceded by a health warning; default: no predictor
@@ -140,10 +144,13 @@
  *     params: {interval: auto}   at most 16 KEY: scalar (keys 1-31 bytes, values at most
  *                            63); a built-in's params are checked here
  *   simulate:                the job model of microcosm simulate; default: none
- *     work: 24h              required; failure-free time to solution, 1s..87600h
+ *     work: 24h              required; failure-free time to solution, 1s..87600h (the
+ *                            launch not included when launch_cost is given)
  *     checkpoint_cost: 0s    each a duration 0ms..24h, or measured: the median of the
- *     restart_cost: 0s       metric ft/checkpoint_s, ft/restart_s or ft/migrate_downtime_s
- *     migrate_cost: 0s       in the results catalog (resolved by microcosm simulate)
+ *     restart_cost: 0s       metric ft/checkpoint_s, ft/restart_s, ft/migrate_downtime_s
+ *     migrate_cost: 0s       or ft/launch_s in the results catalog (resolved by microcosm
+ *     launch_cost: 0s        simulate); launch: starting the job's processes, before the
+ *                            work begins and again after every restart
  *     nodes: guests          nodes of the simulated job, 1..10000000; default cluster.guests
  *     spares: unlimited      spares migrations may take, 0..10000000 or unlimited
  *     failures: renewal      renewal (a failed node is replaced by a fresh one that fails
@@ -172,6 +179,7 @@
 #define MC_EXP_MATCH_MAX        128  /* bytes of after.match */
 #define MC_EXP_PARAM_MAX        63   /* bytes of a fault parameter value */
 #define MC_EXP_MAX_TRACE_EVENTS 16   /* tracing.events patterns */
+#define MC_TRACE_FLUSH_MS       500  /* tracing.flush default */
 #define MC_EXP_MAX_COLLECT      16   /* results.collect paths */
 
 enum mc_exp_kind {
@@ -316,6 +324,8 @@ struct mc_exp_simulate {
 	struct mc_exp_cost checkpoint; /* one checkpoint: no progress meanwhile */
 	struct mc_exp_cost restart;    /* one restart after a failure */
 	struct mc_exp_cost migrate;    /* downtime of one live migration */
+	struct mc_exp_cost launch;     /* starting the job's processes: before any progress,
+	                                  and again after each restart */
 	unsigned nodes;                /* 0 = cluster.guests */
 	int spares_limited;            /* 0 = unlimited spares */
 	unsigned spares;               /* when spares_limited */
@@ -343,6 +353,7 @@ struct mc_experiment {
 	int tracing;                                       /* tracing.enabled */
 	unsigned n_trace_events;                           /* entries in trace_events */
 	char trace_events[MC_EXP_MAX_TRACE_EVENTS][64];    /* tracing.events; none = microcosm_* */
+	uint64_t trace_flush_ms;                           /* tracing.flush; 0 = off */
 	unsigned n_faults;                                 /* entries in faults */
 	struct mc_exp_fault *faults;         /* owned; faults.plan in file order; NULL when none */
 	int fault_seed_set;                  /* faults.seed was given */

@@ -311,7 +311,9 @@ static json_t *json_lines(const char *dir, const char *name)
 		if (line[0] != '{')
 			continue;
 		j = json_loads(line, 0, NULL);
-		if (json_is_object(j))
+		/* mc-ring's checkpoint and start lines are for the policy, not results */
+		if (json_is_object(j) && !json_object_get(j, "checkpoint") &&
+		    !json_object_get(j, "start"))
 			json_array_append_new(arr, j);
 		else
 			json_decref(j);
@@ -403,9 +405,11 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 {
 	struct mc_mpirun_spec s = {0};
 	struct mc_mpirun_result res;
-	char **argv = calloc(w->argc + 2, sizeof(*argv));
+	char **argv = calloc(w->argc + 4, sizeof(*argv));
 	char **env = env_strings(w);
 	int out = open_out(dir, "stdout.jsonl"), err = open_out(dir, "stderr.log"), traced_env = 0;
+	const char *ckpt = mc_run_policy_checkpoint_arg(active_policy);
+	unsigned argc = w->argc + 1;
 
 	if (!argv || !env || out < 0 || err < 0) {
 		snprintf(rr->failure, sizeof(rr->failure), "could not set up the run: %s",
@@ -415,6 +419,10 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 	argv[0] = w->program;
 	for (unsigned i = 0; i < w->argc; i++)
 		argv[i + 1] = w->argv[i];
+	if (ckpt) { /* the policy's checkpoints (run_policy.c) */
+		argv[argc++] = "--checkpoint";
+		argv[argc++] = (char *)ckpt;
+	}
 	if (trace_preload[0] && env) {
 		int user_set = 0;
 
@@ -437,7 +445,7 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 	s.timeout_ms = w->timeout_ms;
 	s.envc = (int)w->envc + traced_env;
 	s.env = env;
-	s.argc = (int)w->argc + 1;
+	s.argc = (int)argc;
 	s.argv = argv;
 	s.out_fd = out;
 	s.err_fd = err;
@@ -1060,7 +1068,8 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 
 		for (unsigned i = 0; i < e->n_trace_events; i++)
 			evs[i] = e->trace_events[i];
-		tracer = mc_run_trace_start(rundir, evs, err, sizeof(err));
+		tracer = mc_run_trace_start(rundir, evs, (unsigned)e->trace_flush_ms, err,
+		                            sizeof(err));
 		json_object_set_new(manifest, "trace",
 		                    tracer ? json_pack("{s:s}", "dir", "trace")
 		                           : json_pack("{s:s, s:s}", "dir", "trace", "error", err));
@@ -1207,7 +1216,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 				active_faults = runner;
 			}
 			if (policy && r == 0) {
-				mc_run_policy_begin(policy, wi);
+				mc_run_policy_begin(policy, wi, dir);
 				active_policy = policy;
 			}
 			for (unsigned attempt = 0;; attempt++) {
@@ -1224,7 +1233,8 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 				if (attempt == 0)
 					t_job = t_first;
 				/* With a policy, a job a failure killed starts again on its revived
-				 * guests, from the start (no checkpoints in real runs). */
+				 * guests: from its last checkpoint when it takes them (mc-ring),
+				 * otherwise from the start. */
 				if (rr.ok || !active_policy || interrupted ||
 				    attempt >= MC_RUN_MAX_RESTARTS ||
 				    !mc_run_policy_job_failed(active_policy, failed_guests,

@@ -7,7 +7,16 @@
  * the policy, a guest that turns failed is a FAILURE. The policy's MIGRATE actions become
  * `migrate` requests to the controller; once one completes, the guest runs in a new QEMU
  * (the "spare") and a failure planned for its old node is not injected (run_faults.c asks
- * mc_run_policy_vacated()). Checkpoints of real runs are not carried out (refused, recorded).
+ * mc_run_policy_vacated()). CHECKPOINT actions are carried out by workloads that take
+ * application-level checkpoints (mc-ring --checkpoint DIR, given DIR by the run): the executor
+ * asks rank 0's guest for one (DIR/request) and reads the workload's own output for when it
+ * is done, so a restart resumes from it; other workloads' checkpoints are refused.
+ *
+ * Progress as the simulator counts it (launch_cost): a workload that says when its work
+ * begins (mc-ring's "start" line) makes none while it launches, at the start and after each
+ * restart; each launch is measured (ft/launch_s). Work lost at a failure is the progress
+ * since the last checkpoint or since the work began. Other workloads progress from the start
+ * of each attempt.
  */
 #include "run_policy.h"
 
@@ -35,6 +44,7 @@
 #define MAX_KIDS      64     /* warning injections in flight */
 #define END_WAIT_MS   240000 /* end(): how long migrations in flight may still take */
 #define EVENTS_MAX_RD 65536
+#define CKPT_WAIT_MS  120000 /* a checkpoint not done by then is given up */
 
 struct mig {
 	struct mc_client *cl;
@@ -57,6 +67,20 @@ struct mc_run_policy {
 	char log_path[PATH_MAX + 32], ev_path[PATH_MAX + 32];
 	off_t ev_off;
 	char ev_tail[1024];
+	/* the workload's own output (checkpoints, the start of its work) */
+	char out_path[PATH_MAX + 32];
+	off_t out_off;
+	char out_tail[1024];
+	char ckpt_dir[128];      /* its --checkpoint DIR; "" = it takes none */
+	int ckpt_pending;        /* a checkpoint was asked for and is not done */
+	int64_t ckpt_req_mono;   /* when it was asked for */
+	int64_t t_progress_mono; /* progress counts from here (attempt start, or its "start") */
+	int64_t t_ckpt_mono;     /* the last checkpoint of this job; 0 = none */
+	double saved_s;          /* progress the last checkpoint holds */
+	int awaiting_start;      /* launching: progress begins at the workload's "start" line */
+	int64_t t_launch_mono;   /* when the current attempt was launched */
+	unsigned checkpoints;
+	json_t *ckpt_costs, *launches;
 	/* the current workload */
 	int active;
 	unsigned wi;
@@ -159,8 +183,10 @@ struct mc_run_policy *mc_run_policy_new(const struct mc_experiment *e,
 	p->restart_times = json_array();
 	p->downtimes = json_array();
 	p->totals = json_array();
+	p->ckpt_costs = json_array();
+	p->launches = json_array();
 	if (!p->node_of || !p->moved_ms || !p->why || !p->failed_g || !p->restart_times ||
-	    !p->downtimes || !p->totals) {
+	    !p->downtimes || !p->totals || !p->ckpt_costs || !p->launches) {
 		mc_errf(err, errlen, "policy: out of memory");
 		goto fail;
 	}
@@ -203,20 +229,34 @@ static double now_s(const struct mc_run_policy *p)
 	return (double)(mc_now_ms() - p->t0_mono) / 1000.0;
 }
 
+/* Since when the job's progress beyond its last checkpoint counts. */
+static int64_t progress_from(const struct mc_run_policy *p)
+{
+	return p->t_ckpt_mono > p->t_progress_mono ? p->t_ckpt_mono : p->t_progress_mono;
+}
+
 static void job_of(const struct mc_run_policy *p, double t, struct mc_policy_job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->now_s = t;
-	job->work_s = p->env.work_s;
-	job->done_s = p->job_failed ? 0 : t - (double)(p->t_job0_mono - p->t0_mono) / 1000.0;
-	job->last_checkpoint_s = (double)(p->t_job0_mono - p->t0_mono) / 1000.0;
+	/* Without a simulate section the work is not known: never "done" before it ends. */
+	job->work_s = p->env.work_s > 0 ? p->env.work_s : HUGE_VAL;
+	job->saved_s = p->saved_s;
+	job->done_s = p->saved_s;
+	if (!p->job_failed && !p->awaiting_start)
+		job->done_s += t - (double)(progress_from(p) - p->t0_mono) / 1000.0;
+	job->last_checkpoint_s = (double)(progress_from(p) - p->t0_mono) / 1000.0;
 	job->nodes = p->n;
 	job->spares_left = UINT64_MAX;
+	job->checkpointing = p->ckpt_pending;
+	job->restarting = p->job_failed || p->awaiting_start;
 	job->migrating = p->nmigs;
 }
 
 static void start_migration(struct mc_run_policy *p, const struct mc_policy_event *ev,
                             const struct mc_policy_action *a);
+static void start_checkpoint(struct mc_run_policy *p, const struct mc_policy_event *ev,
+                             const struct mc_policy_action *a);
 
 /* Tells the policy about ev and carries out what it asks. */
 static void tell(struct mc_run_policy *p, struct mc_policy_event *ev)
@@ -240,21 +280,73 @@ static void tell(struct mc_run_policy *p, struct mc_policy_event *ev)
 		if (a->act == MC_POLICY_MIGRATE)
 			start_migration(p, ev, a);
 		else if (a->act == MC_POLICY_CHECKPOINT)
-			mc_policy_refused(p->pol, ev->now_s, ev, a,
-			                  "a real run does not take checkpoints (simulated only)");
+			start_checkpoint(p, ev, a);
 	}
 }
 
-void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi)
+/* The DIR of workload w's application-level checkpoints: mc-ring's ring (not --pingpong),
+ * with the DIR the experiment gave it or /data/mc-ckpt/<workload> on each guest's disk
+ * (which a revived guest keeps). "" for a workload that takes none. */
+static void checkpoint_dir(const struct mc_exp_workload *w, char *dir, size_t cap, int *given)
+{
+	const char *base = w->program ? strrchr(w->program, '/') : NULL;
+
+	dir[0] = '\0';
+	*given = 0;
+	base = base ? base + 1 : w->program;
+	if (w->kind != MC_EXP_MPI || !base || strcmp(base, "mc-ring") != 0)
+		return;
+	for (unsigned i = 0; i < w->argc; i++) {
+		if (!strcmp(w->argv[i], "--pingpong"))
+			return;
+		if (!strcmp(w->argv[i], "--checkpoint") && i + 1 < w->argc) {
+			snprintf(dir, cap, "%s", w->argv[i + 1]);
+			*given = 1;
+		} else if (!strncmp(w->argv[i], "--checkpoint=", 13)) {
+			snprintf(dir, cap, "%s", w->argv[i] + 13);
+			*given = 1;
+		}
+	}
+	if (!*given)
+		snprintf(dir, cap, "/data/mc-ckpt/%s", w->name);
+}
+
+const char *mc_run_policy_checkpoint_arg(const struct mc_run_policy *p)
+{
+	char dir[128];
+	int given;
+
+	if (!p || !p->active || !p->ckpt_dir[0])
+		return NULL;
+	checkpoint_dir(&p->e->workloads[p->wi], dir, sizeof(dir), &given);
+	return given ? NULL : p->ckpt_dir;
+}
+
+void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi, const char *rep_dir)
 {
 	struct mc_policy_event ev = {.kind = MC_POLICY_EV_START};
 	struct stat st;
+	int given;
 
 	p->wi = wi;
 	p->active = 1;
 	p->t0_mono = mc_now_ms();
 	p->t0_wall = mc_wall_ms();
 	p->t_job0_mono = p->t0_mono;
+	p->t_progress_mono = p->t0_mono;
+	p->t_ckpt_mono = 0;
+	p->saved_s = 0;
+	p->awaiting_start = 0;
+	p->ckpt_pending = 0;
+	p->checkpoints = 0;
+	json_array_clear(p->ckpt_costs);
+	json_array_clear(p->launches);
+	checkpoint_dir(&p->e->workloads[wi], p->ckpt_dir, sizeof(p->ckpt_dir), &given);
+	p->t_launch_mono = p->t0_mono;
+	p->awaiting_start = p->ckpt_dir[0] != 0;
+	snprintf(p->out_path, sizeof(p->out_path), "%s/stdout.jsonl", rep_dir);
+	p->out_off = 0;
+	p->out_tail[0] = '\0';
 	p->job_failed = 0;
 	p->restarts = 0;
 	memset(p->failed_g, 0, p->n);
@@ -483,11 +575,19 @@ static void on_event_line(struct mc_run_policy *p, const char *line)
 		p->failures++;
 		p->failed_g[g] = 1;
 		if (!p->job_failed) {
-			/* No checkpoints: the job's progress since its (re)start is lost. */
+			/* The progress since the last checkpoint (or since the work began) is
+			 * lost; a checkpoint under way is lost with it. A failure while the job
+			 * is still relaunching loses nothing more. */
 			p->job_failed = 1;
 			p->t_failed_mono = mc_now_ms();
-			f.lost_s = t - (double)(p->t_job0_mono - p->t0_mono) / 1000.0;
+			if (!p->awaiting_start)
+				f.lost_s = t - (double)(progress_from(p) - p->t0_mono) / 1000.0;
 			p->work_lost_s += f.lost_s;
+			if (p->ckpt_pending)
+				log_line(p, json_pack("{s:s, s:f, s:s}", "type", "checkpoint",
+				                      "time_s", t, "outcome",
+				                      "lost: the job failed first"));
+			p->ckpt_pending = 0;
 		}
 		log_line(p, json_pack("{s:s, s:f, s:s, s:s, s:f}", "type", "failure", "time_s", t,
 		                      "guest", json_string_value(json_object_get(ev, "guest")),
@@ -497,31 +597,146 @@ static void on_event_line(struct mc_run_policy *p, const char *line)
 	json_decref(ev);
 }
 
-static void read_events(struct mc_run_policy *p)
+/* The new lines of a file another process appends to, from *off on, each to fn; tail
+ * (1024 bytes) keeps an unfinished last line for the next call. */
+static void read_lines(struct mc_run_policy *p, const char *path, off_t *off, char *tail,
+                       void (*fn)(struct mc_run_policy *, const char *))
 {
-	char buf[EVENTS_MAX_RD + sizeof(p->ev_tail)];
-	size_t have = strlen(p->ev_tail);
-	int fd = open(p->ev_path, O_RDONLY | O_CLOEXEC);
+	char buf[EVENTS_MAX_RD + 1024];
+	size_t have = strlen(tail);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t got;
 	char *line, *nl;
 
 	if (fd < 0)
 		return;
-	memcpy(buf, p->ev_tail, have);
-	got = pread(fd, buf + have, EVENTS_MAX_RD, p->ev_off);
+	memcpy(buf, tail, have);
+	got = pread(fd, buf + have, EVENTS_MAX_RD, *off);
 	close(fd);
 	if (got <= 0)
 		return;
-	p->ev_off += got;
+	*off += got;
 	have += (size_t)got;
 	buf[have] = '\0';
 	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
 		*nl = '\0';
-		on_event_line(p, line);
+		fn(p, line);
 	}
 	/* An unfinished last line waits for the rest (a line longer than the tail is dropped). */
-	snprintf(p->ev_tail, sizeof(p->ev_tail), "%s",
-	         strlen(line) < sizeof(p->ev_tail) ? line : "");
+	snprintf(tail, 1024, "%s", strlen(line) < 1024 ? line : "");
+}
+
+static void read_events(struct mc_run_policy *p)
+{
+	read_lines(p, p->ev_path, &p->ev_off, p->ev_tail, on_event_line);
+}
+
+/* The job's work begins: at the first attempt, or again after a restart (RESUMED). */
+static void work_begins(struct mc_run_policy *p)
+{
+	int64_t now = mc_now_ms();
+	double launch_s = (double)(now - p->t_launch_mono) / 1000.0;
+	struct mc_policy_event ev = {.kind = MC_POLICY_EV_RESUMED, .now_s = now_s(p)};
+
+	p->awaiting_start = 0;
+	p->t_progress_mono = now;
+	json_array_append_new(p->launches, json_real(launch_s));
+	log_line(p, json_pack("{s:s, s:f, s:f, s:f}", "type", "work", "time_s", now_s(p),
+	                      "launch_s", launch_s, "saved_s", p->saved_s));
+	fprintf(stderr, "run: policy: the job's work begins after a %.3f s launch%s\n", launch_s,
+	        !p->restarts     ? ""
+	        : p->saved_s > 0 ? ", from its last checkpoint"
+	                         : ", from the start");
+	tell(p, &ev); /* RESUMED, as the simulator says at the end of every launch */
+}
+
+/* One line of the workload's output: its checkpoints and the start of its work. */
+static void on_out_line(struct mc_run_policy *p, const char *line)
+{
+	json_t *j = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
+	json_t *ck = json_object_get(j, "checkpoint");
+
+	if (json_is_integer(json_object_get(j, "start")) && p->awaiting_start) {
+		work_begins(p);
+	} else if (json_is_integer(ck) && p->ckpt_pending && !p->job_failed) {
+		int64_t now = mc_now_ms();
+		double cost = json_number_value(json_object_get(j, "cost_us")) / 1e6;
+		struct mc_policy_event ev = {.kind = MC_POLICY_EV_CHECKPOINTED, .now_s = now_s(p)};
+		struct mc_policy_job job;
+
+		job_of(p, ev.now_s, &job);
+		p->saved_s = job.done_s;
+		p->t_ckpt_mono = now;
+		p->ckpt_pending = 0;
+		p->checkpoints++;
+		json_array_append_new(p->ckpt_costs, json_real(cost));
+		log_line(p,
+		         json_pack("{s:s, s:f, s:I, s:f, s:f, s:f}", "type", "checkpoint", "time_s",
+		                   ev.now_s, "laps", (json_int_t)json_integer_value(ck), "saved_s",
+		                   p->saved_s, "cost_s", cost, "took_s",
+		                   (double)(now - p->ckpt_req_mono) / 1000.0));
+		fprintf(stderr, "run: policy: checkpoint after %lld laps (%.3f s of work saved)\n",
+		        (long long)json_integer_value(ck), p->saved_s);
+		tell(p, &ev);
+	}
+	json_decref(j);
+}
+
+static void read_out(struct mc_run_policy *p)
+{
+	if (p->out_path[0])
+		read_lines(p, p->out_path, &p->out_off, p->out_tail, on_out_line);
+}
+
+/* A CHECKPOINT action: rank 0's guest (the first) gets the request file its workload looks
+ * for before every lap (in a child: the agent may take a while). */
+static void start_checkpoint(struct mc_run_policy *p, const struct mc_policy_event *ev,
+                             const struct mc_policy_action *a)
+{
+	char path[sizeof(p->ckpt_dir) + 16];
+	pid_t pid;
+
+	if (!p->ckpt_dir[0]) {
+		mc_policy_refused(p->pol, ev->now_s, ev, a,
+		                  "the workload takes no checkpoints (mc-ring's ring does)");
+		return;
+	}
+	if (p->job_failed || p->awaiting_start) {
+		mc_policy_refused(p->pol, ev->now_s, ev, a, "the job is restarting");
+		return;
+	}
+	if (p->ckpt_pending) {
+		mc_policy_refused(p->pol, ev->now_s, ev, a, "a checkpoint is under way");
+		return;
+	}
+	reap_kids(p, 0);
+	if (p->nkids == MAX_KIDS)
+		reap_kids(p, 1);
+	snprintf(path, sizeof(path), "%s/request", p->ckpt_dir);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = {"microcosm",   "exec",
+		                "-c",          (char *)p->c.cluster,
+		                "--state-dir", (char *)p->c.state_dir,
+		                "g0000",       "--",
+		                "touch",       path,
+		                NULL};
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null >= 0)
+			dup2(null, 1);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	if (pid < 0) {
+		mc_policy_refused(p->pol, ev->now_s, ev, a, "cannot fork");
+		return;
+	}
+	p->kids[p->nkids++] = pid;
+	p->ckpt_pending = 1;
+	p->ckpt_req_mono = mc_now_ms();
+	fprintf(stderr, "run: policy: checkpoint asked for (%s)\n", a->reason);
 }
 
 void mc_run_policy_pump(struct mc_run_policy *p)
@@ -545,6 +760,14 @@ void mc_run_policy_pump(struct mc_run_policy *p)
 	}
 	reap_kids(p, 0);
 	read_events(p);
+	read_out(p);
+	if (p->ckpt_pending && mc_now_ms() - p->ckpt_req_mono > CKPT_WAIT_MS) {
+		p->ckpt_pending = 0;
+		log_line(p, json_pack("{s:s, s:f, s:s}", "type", "checkpoint", "time_s", now_s(p),
+		                      "outcome", "given up: the workload did not take it"));
+		fprintf(stderr, "run: policy: the checkpoint asked for %d s ago was not taken\n",
+		        CKPT_WAIT_MS / 1000);
+	}
 	poll_migrations(p, 1); /* 0 would not look at all */
 	if (p->wake_s >= 0 && now_s(p) >= p->wake_s) {
 		struct mc_policy_event t = {.kind = MC_POLICY_EV_TIMER, .now_s = now_s(p)};
@@ -576,6 +799,7 @@ int mc_run_policy_job_failed(struct mc_run_policy *p, char *guests, size_t cap)
 	if (!p || !p->active)
 		return 0;
 	read_events(p); /* the failure may be on record only now */
+	read_out(p);    /* before the run keeps this attempt's output aside */
 	if (!p->job_failed)
 		return 0;
 	if (cap)
@@ -591,18 +815,29 @@ void mc_run_policy_restarted(struct mc_run_policy *p)
 {
 	int64_t now = mc_now_ms();
 	double restart_s = (double)(now - p->t_failed_mono) / 1000.0;
-	struct mc_policy_event ev = {.kind = MC_POLICY_EV_RESUMED, .now_s = now_s(p)};
 
 	p->restarts++;
 	json_array_append_new(p->restart_times, json_real(restart_s));
-	log_line(p, json_pack("{s:s, s:f, s:f}", "type", "restart", "time_s", now_s(p), "restart_s",
-	                      restart_s));
-	fprintf(stderr, "run: policy: the job restarts from the start (%.3f s after it failed)\n",
-	        restart_s);
+	log_line(p, json_pack("{s:s, s:f, s:f, s:f}", "type", "restart", "time_s", now_s(p),
+	                      "restart_s", restart_s, "saved_s", p->saved_s));
+	fprintf(stderr, "run: policy: the job is launched again %.3f s after it failed, %s\n",
+	        restart_s,
+	        p->saved_s > 0 ? "to resume from its last checkpoint" : "from the start");
 	p->job_failed = 0;
 	p->t_job0_mono = now;
+	p->t_launch_mono = now;
 	memset(p->failed_g, 0, p->n);
-	tell(p, &ev);
+	/* The new attempt's output starts empty (the failed one's is kept aside). */
+	p->out_off = 0;
+	p->out_tail[0] = '\0';
+	if (p->ckpt_dir[0]) {
+		p->awaiting_start = 1; /* RESUMED when the workload says its work begins */
+	} else {
+		struct mc_policy_event ev = {.kind = MC_POLICY_EV_RESUMED, .now_s = now_s(p)};
+
+		p->t_progress_mono = now;
+		tell(p, &ev);
+	}
 }
 
 json_t *mc_run_policy_end(struct mc_run_policy *p, int ok, double seconds)
@@ -620,15 +855,18 @@ json_t *mc_run_policy_end(struct mc_run_policy *p, int ok, double seconds)
 	reap_kids(p, 1);
 	read_events(p);
 	p->active = 0;
+	read_out(p);
 	ft = json_pack("{s:s, s:b, s:f, s:i, s:O, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:O, "
-	               "s:O}",
+	               "s:O, s:i, s:O, s:O}",
 	               "policy", mc_policy_ops_of(p->pol)->name, "finished", ok,
 	               "time_to_solution_s", seconds, "restarts", (int)p->restarts, "restart_s",
 	               p->restart_times, "warnings", (int)p->warnings, "false_alarms",
 	               (int)p->false_alarms, "migrations", (int)p->migrations, "failed_migrations",
 	               (int)p->failed_migs, "failures", (int)p->failures, "avoided",
 	               (int)p->avoided, "refused", (int)p->refused, "work_lost_s", p->work_lost_s,
-	               "migrate_downtime_s", p->downtimes, "migrate_total_s", p->totals);
+	               "migrate_downtime_s", p->downtimes, "migrate_total_s", p->totals,
+	               "checkpoints", (int)p->checkpoints, "checkpoint_s", p->ckpt_costs,
+	               "launch_s", p->launches);
 	log_line(p, json_pack("{s:s, s:O}", "type", "summary", "ft", ft));
 	return ft;
 }
@@ -648,6 +886,8 @@ void mc_run_policy_free(struct mc_run_policy **pp)
 	json_decref(p->downtimes);
 	json_decref(p->totals);
 	json_decref(p->restart_times);
+	json_decref(p->ckpt_costs);
+	json_decref(p->launches);
 	free(p->failed_g);
 	free(p->node_of);
 	free(p->moved_ms);

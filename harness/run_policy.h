@@ -28,8 +28,13 @@ struct mc_run_policy *mc_run_policy_new(const struct mc_experiment *e,
                                         const struct mc_fault_sched *s, uint64_t fault_seed,
                                         const char *rundir, char *err, size_t errlen);
 
-/* Workload wi starts now (times of its warnings count from here). */
-void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi);
+/* Workload wi starts now (times of its warnings count from here); rep_dir holds its
+ * stdout.jsonl, where a checkpointing workload reports its checkpoints. */
+void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi, const char *rep_dir);
+
+/* The DIR to give the current workload as `--checkpoint DIR` (mc-ring's ring, unless the
+ * experiment gave one itself), or NULL. */
+const char *mc_run_policy_checkpoint_arg(const struct mc_run_policy *p);
 
 /* Gives what is due: warnings (degrade faults), the controller's new events to the policy,
  * finished migrations, the policy's timer. Called often while the workload runs. */
@@ -43,15 +48,18 @@ const char *mc_run_policy_vacated(const struct mc_run_policy *p, const char *gue
  * go to guests as a comma list. */
 int mc_run_policy_job_failed(struct mc_run_policy *p, char *guests, size_t cap);
 
-/* The failed guests are back and the job starts again from the start (no checkpoints): the
- * policy hears RESUMED; restart_s counts from the failure. */
+/* The failed guests are back and the job is launched again, from its last checkpoint when
+ * it takes them, otherwise from the start; restart_s counts from the failure to now. The
+ * policy hears RESUMED when the work begins again (at once for a workload that does not
+ * say when). */
 void mc_run_policy_restarted(struct mc_run_policy *p);
 
 /* The workload ended (ok: it succeeded, seconds: its time to solution, restarts included).
  * Returns its fault-tolerance figures for summary.json (caller owns): policy, finished,
  * time_to_solution_s, restarts, restart_s [...], warnings, false_alarms, migrations,
  * failed_migrations, failures, avoided, refused, work_lost_s, migrate_downtime_s [...],
- * migrate_total_s [...]. */
+ * migrate_total_s [...], checkpoints, checkpoint_s [...] (what each cost the work),
+ * launch_s [...] (each attempt's launch, for workloads that say when their work begins). */
 json_t *mc_run_policy_end(struct mc_run_policy *p, int ok, double seconds);
 
 void mc_run_policy_free(struct mc_run_policy **p);

@@ -29,13 +29,16 @@ struct mc_run_trace {
 	char home[64];     /* the private daemon's LTTNG_HOME */
 	char session[64];  /* session name, host and guests */
 	char events[1024]; /* guests' patterns, comma-separated */
+	unsigned flush_ms; /* channels' switch timer; 0 = none */
+	json_t *traced;    /* names of the guests whose session started */
 	int guests;        /* the guests stream to the relay */
 	char preload[256];
 };
 
 /* ---- the keeper (a child; the private daemon's mount namespace is its own) ---- */
 
-static void keeper(int in, int out, const char *rundir, const char *home, const char *session)
+static void keeper(int in, int out, const char *rundir, const char *home, const char *session,
+                   unsigned flush_ms)
 {
 	struct mc_lttng_daemon sd = {0}, relay = {0};
 	char err[512], path[PATH_MAX + 64], line[256];
@@ -46,7 +49,7 @@ static void keeper(int in, int out, const char *rundir, const char *home, const 
 	snprintf(path, sizeof(path), "%s/trace/host", rundir);
 	if (mc_lttng_sessiond_start(&sd, home, NULL, err, sizeof(err)) < 0 ||
 	    mc_lttng_session_create(session, path, err, sizeof(err)) < 0 ||
-	    mc_lttng_enable_ust_events(session, host_events, err, sizeof(err)) < 0 ||
+	    mc_lttng_enable_ust_events(session, host_events, flush_ms, err, sizeof(err)) < 0 ||
 	    mc_lttng_start(session, err, sizeof(err)) < 0) {
 		fprintf(fout, "error %s\n", err);
 		fflush(fout);
@@ -124,8 +127,8 @@ static int ask(struct mc_run_trace *t, const char *cmd, char *err, size_t errlen
 	return -1;
 }
 
-struct mc_run_trace *mc_run_trace_start(const char *rundir, const char *const *events, char *err,
-                                        size_t errlen)
+struct mc_run_trace *mc_run_trace_start(const char *rundir, const char *const *events,
+                                        unsigned flush_ms, char *err, size_t errlen)
 {
 	struct mc_run_trace *t = calloc(1, sizeof(*t));
 	int a[2] = {-1, -1}, b[2] = {-1, -1};
@@ -136,6 +139,7 @@ struct mc_run_trace *mc_run_trace_start(const char *rundir, const char *const *e
 		return NULL;
 	}
 	snprintf(t->rundir, sizeof(t->rundir), "%s", rundir);
+	t->flush_ms = flush_ms;
 	snprintf(t->session, sizeof(t->session), "microcosm-%d", (int)getpid());
 	snprintf(t->home, sizeof(t->home), "/tmp/mc-lttng-%d", (int)getpid());
 	for (int i = 0; events && events[i]; i++)
@@ -154,7 +158,7 @@ struct mc_run_trace *mc_run_trace_start(const char *rundir, const char *const *e
 	if (t->keeper == 0) {
 		close(a[1]);
 		close(b[0]);
-		keeper(a[0], b[1], rundir, t->home, t->session);
+		keeper(a[0], b[1], rundir, t->home, t->session, flush_ms);
 	}
 	if (t->keeper < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -191,14 +195,15 @@ fail:
 	if (b[1] >= 0)
 		close(b[1]);
 	mc_rm_rf(t->home);
+	json_decref(t->traced);
 	free(t);
 	return NULL;
 }
 
-/* Runs argv (a `microcosm exec …`) and returns its exit status; stdout into out (cap). */
 /* Runs `microcosm ARGV…`, keeps the first cap - 1 bytes of its stdout in out and appends
- * all of it to log (when not NULL). Reads to the end: a command with more to say than out
- * holds (exec on 64 guests) must not die of SIGPIPE. */
+ * all of it to log (when not NULL; then its stderr goes to both too, so the log names the
+ * guests a command failed on). Reads to the end: a command with more to say than out holds
+ * (exec on 64 guests) must not die of SIGPIPE. */
 static int run_capture(char *const argv[], char *out, size_t cap, const char *log)
 {
 	int p[2], st = -1,
@@ -213,6 +218,8 @@ static int run_capture(char *const argv[], char *out, size_t cap, const char *lo
 	pid = fork();
 	if (pid == 0) {
 		dup2(p[1], 1);
+		if (log)
+			dup2(p[1], 2);
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -295,9 +302,12 @@ static void clock_offsets(struct mc_run_trace *t, const struct mc_common_opts *c
 	json_decref(all);
 }
 
-static int exec_all(const struct mc_common_opts *c, char *const *tail, const char *log)
+/* `microcosm exec TARGET -- TAIL…` on the run's cluster; its output in out (cap bytes) and
+ * appended to log. */
+static int exec_on(const struct mc_common_opts *c, const char *target, char *const *tail,
+                   const char *log, char *out, size_t cap)
 {
-	char *argv[32], out[4096];
+	char *argv[64];
 	int n = 0;
 
 	argv[n++] = "microcosm";
@@ -306,18 +316,38 @@ static int exec_all(const struct mc_common_opts *c, char *const *tail, const cha
 	argv[n++] = (char *)c->cluster;
 	argv[n++] = "--state-dir";
 	argv[n++] = (char *)c->state_dir;
-	argv[n++] = "all";
+	argv[n++] = (char *)target;
 	argv[n++] = "--";
-	for (int i = 0; tail[i] && n < 31; i++)
+	for (int i = 0; tail[i] && n < 63; i++)
 		argv[n++] = tail[i];
 	argv[n] = NULL;
-	return run_capture(argv, out, sizeof(out), log);
+	return run_capture(argv, out, cap, log);
 }
+
+/* Whether exec's output has guest name's line "NAME: {…key…}" (mc-trace's JSON answer). */
+static int answered(const char *out, const char *name, const char *key)
+{
+	size_t len = strlen(name);
+
+	for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '\n');
+
+		if (!strncmp(l, name, len) && !strncmp(l + len, ": {", 3)) {
+			const char *k = strstr(l, key);
+
+			if (k && (!end || k < end))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+#define EXEC_OUT_CAP (1u << 20) /* exec's answers from every guest, a few hundred bytes each */
 
 int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, char *err,
                         size_t errlen)
 {
-	char cmd[64], *argv[24], evs[sizeof(t->events)], log[PATH_MAX + 32];
+	char cmd[64], *argv[32], evs[sizeof(t->events)], log[PATH_MAX + 32], flush[16], *out;
 	struct mc_client *cl = mc_client_connect(c, err, errlen);
 	json_t *reply = NULL;
 	int n = 0, pid;
@@ -338,18 +368,51 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 	argv[n++] = RELAY_ADDR;
 	argv[n++] = "--name";
 	argv[n++] = t->session;
+	if (t->flush_ms)
+		snprintf(flush, sizeof(flush), "%u", t->flush_ms);
+	else
+		snprintf(flush, sizeof(flush), "off");
+	argv[n++] = "--flush";
+	argv[n++] = flush;
 	snprintf(evs, sizeof(evs), "%s", t->events);
-	for (char *save = NULL, *e = strtok_r(evs, ",", &save); e && n < 22;
+	for (char *save = NULL, *e = strtok_r(evs, ",", &save); e && n < 30;
 	     e = strtok_r(NULL, ",", &save)) {
 		argv[n++] = "--event";
 		argv[n++] = e;
 	}
 	argv[n] = NULL;
 	snprintf(log, sizeof(log), "%s/trace/guests.log", t->rundir);
-	if (exec_all(c, argv, log) != 0)
-		fprintf(stderr, "run: tracing: mc-trace start failed on some guests "
-		                "(trace/guests.log); the "
-		                "others are traced\n");
+	out = malloc(EXEC_OUT_CAP);
+	t->traced = json_array();
+	if (!out || !t->traced) {
+		free(out);
+		json_decref(reply);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	exec_on(c, "all", argv, log, out, EXEC_OUT_CAP);
+	{
+		json_t *g;
+		size_t i, failed = 0;
+
+		json_array_foreach(json_object_get(reply, "guests"), i, g)
+		{
+			const char *name = json_string_value(json_object_get(g, "name"));
+
+			if (!name)
+				continue;
+			if (answered(out, name, "\"command\":\"start\""))
+				json_array_append_new(t->traced, json_string(name));
+			else if (failed++ < 8)
+				fprintf(stderr,
+				        "run: tracing: mc-trace start failed on %s "
+				        "(trace/guests.log); the others are traced\n",
+				        name);
+		}
+		if (failed > 8)
+			fprintf(stderr, "run: tracing: … and on %zu more guests\n", failed - 8);
+	}
+	free(out);
 	t->guests = 1;
 	snprintf(t->preload, sizeof(t->preload), "%s/libmc-mpi-trace.so %s/libmc-mpi-preload.so",
 	         GUEST_LIB, GUEST_LIB);
@@ -364,6 +427,42 @@ const char *mc_run_trace_preload(const struct mc_run_trace *t)
 	return t && t->guests ? t->preload : "";
 }
 
+/* mc-trace stop on every guest whose session started: all of a session's data is at the
+ * relay when its stop answers, so the relay must not end before. A guest that did not
+ * answer gets a second try of its own (a guest that has failed keeps what it had sent);
+ * those still without an answer are named, as their traces may lack their end. */
+static void stop_guests(struct mc_run_trace *t, const struct mc_common_opts *c)
+{
+	char *argv[] = {"mc-trace", "stop", NULL}; /* the session its start recorded */
+	char log[PATH_MAX + 32], *out = malloc(EXEC_OUT_CAP);
+	json_t *g;
+	size_t i, left = 0;
+
+	if (!out)
+		return;
+	snprintf(log, sizeof(log), "%s/trace/guests.log", t->rundir);
+	exec_on(c, "all", argv, log, out, EXEC_OUT_CAP);
+	json_array_foreach(t->traced, i, g)
+	{
+		const char *name = json_string_value(g);
+		char one[4096];
+
+		if (answered(out, name, "\"stopped\":true"))
+			continue;
+		exec_on(c, name, argv, log, one, sizeof(one));
+		if (answered(one, name, "\"stopped\":true"))
+			continue;
+		if (left++ < 8)
+			fprintf(stderr,
+			        "run: trace: mc-trace stop failed on %s (trace/guests.log): "
+			        "its trace keeps what it had sent\n",
+			        name);
+	}
+	if (left > 8)
+		fprintf(stderr, "run: trace: … and on %zu more guests\n", left - 8);
+	free(out);
+}
+
 void mc_run_trace_stop(struct mc_run_trace **pt, const struct mc_common_opts *c)
 {
 	struct mc_run_trace *t = *pt;
@@ -371,15 +470,8 @@ void mc_run_trace_stop(struct mc_run_trace **pt, const struct mc_common_opts *c)
 
 	if (!t)
 		return;
-	if (t->guests) {
-		char *argv[] = {"mc-trace", "stop", NULL}; /* the session its start recorded */
-		char log[PATH_MAX + 32];
-
-		snprintf(log, sizeof(log), "%s/trace/guests.log", t->rundir);
-		if (exec_all(c, argv, log) != 0)
-			fprintf(stderr, "run: trace: mc-trace stop failed on some guests (a failed "
-			                "guest keeps what it had sent)\n");
-	}
+	if (t->guests)
+		stop_guests(t, c);
 	if (ask(t, "stop\n", err, sizeof(err)) < 0)
 		fprintf(stderr, "run: trace: %s\n", err);
 	fclose(t->to);
@@ -396,6 +488,7 @@ void mc_run_trace_stop(struct mc_run_trace **pt, const struct mc_common_opts *c)
 		if (run_capture(argv, out, sizeof(out), NULL) != 0)
 			fprintf(stderr, "run: trace: aligning the guest clocks failed\n");
 	}
+	json_decref(t->traced);
 	free(t);
 	*pt = NULL;
 }

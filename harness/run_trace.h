@@ -14,10 +14,11 @@ struct mc_run_trace;
  * process (the private daemon needs its own mount namespace, which the run itself stays
  * out of). Sets MC_TRACE=1 and LTTNG_HOME in this process's environment, so the cluster's
  * controller, started next, emits into it. events: NULL-terminated UST patterns for the
- * guests (NULL = microcosm_*). Returns NULL with err set.
+ * guests (NULL = microcosm_*). flush_ms: how often partly filled buffers are handed on
+ * (tracing.flush; 0 = only full ones). Returns NULL with err set.
  */
-struct mc_run_trace *mc_run_trace_start(const char *rundir, const char *const *events, char *err,
-                                        size_t errlen);
+struct mc_run_trace *mc_run_trace_start(const char *rundir, const char *const *events,
+                                        unsigned flush_ms, char *err, size_t errlen);
 
 /*
  * After the cluster is up: an lttng-relayd in the cluster's network namespace writing to

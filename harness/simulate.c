@@ -122,7 +122,9 @@ int mc_sim_config_resolve(const struct mc_experiment *e, unsigned nodes_override
 	    (r = resolve_cost(e, root, "restart_cost", MC_SIM_METRIC_RESTART, &sm->restart,
 	                      &cfg->restart_s, err, errlen)) ||
 	    (r = resolve_cost(e, root, "migrate_cost", MC_SIM_METRIC_MIGRATE, &sm->migrate,
-	                      &cfg->migrate_s, err, errlen)))
+	                      &cfg->migrate_s, err, errlen)) ||
+	    (r = resolve_cost(e, root, "launch_cost", MC_SIM_METRIC_LAUNCH, &sm->launch,
+	                      &cfg->launch_s, err, errlen)))
 		return r;
 	cfg->spares_limited = sm->spares_limited;
 	cfg->spares = sm->spares;
@@ -267,6 +269,7 @@ struct sim {
 	/* the job */
 	double now, done, saved, last_t, last_ckpt;
 	int ckpt, restarting, finished;
+	int launching; /* the first launch (restarting set; RESUMED at its end) */
 	unsigned nmig;
 	uint64_t ckpt_gen, restart_gen, timer_gen;
 	double wake; /* armed timer, -1: none */
@@ -534,9 +537,10 @@ static int on_fail(struct sim *s, const struct ev *e)
 		s->ckpt_gen++;
 	}
 	s->restarting = 1;
+	s->launching = 0; /* a failure during the first launch: a restart like any other */
 	{
 		struct ev d = {.type = EV_RESTART_DONE,
-		               .t = s->now + s->cfg->restart_s,
+		               .t = s->now + s->cfg->restart_s + s->cfg->launch_s,
 		               .gen = ++s->restart_gen};
 
 		if (heap_push(&s->h, d))
@@ -565,6 +569,7 @@ static int on_event(struct sim *s, const struct ev *e)
 			return 0;
 		s->restarting = 0;
 		s->last_ckpt = s->now;
+		s->launching = 0; /* after the first launch too: the work begins */
 		pe.kind = MC_POLICY_EV_RESUMED;
 		return tell(s, &pe, 0);
 	case EV_MIG_DONE:
@@ -729,6 +734,15 @@ int mc_sim_run(const struct mc_experiment *e, const struct mc_sim_config *cfg, c
 		goto out;
 	}
 	mc_policy_set_recorder(s.pol, rec, rec_ctx);
+	if (cfg->launch_s > 0) { /* no progress until the job's processes are up */
+		struct ev d = {.type = EV_RESTART_DONE, .t = cfg->launch_s, .gen = ++s.restart_gen};
+
+		s.restarting = s.launching = 1;
+		if (heap_push(&s.h, d)) {
+			r = nomem(&s);
+			goto out;
+		}
+	}
 	if ((r = tell(&s, &start, 0)))
 		goto out;
 	for (;;) {

@@ -14,8 +14,9 @@
  * The model (docs/policies.md has it at length): one tightly coupled job needs work_s of
  * failure-free progress on all of its nodes. Progress stops while a checkpoint
  * (checkpoint_s), a restart (restart_s) or a migration (migrate_s of downtime) is under
- * way. A failure of a node that holds work sends the job back to its last checkpoint (or to
- * the start): the progress since then is lost and a restart begins (a failure during a
+ * way, and while the job launches (launch_s, at the start and after every restart's
+ * restart_s). A failure of a node that holds work sends the job back to its last checkpoint
+ * (or to the start): the progress since then is lost and a restart begins (a failure during a
  * restart begins it again; a checkpoint under way is lost). A migration moves a node's work
  * to a spare (nodes N, N+1, ..., unlimited unless simulate.spares says otherwise); when it
  * completes, the vacated node's next failure costs nothing ("failure avoided"). Migrations
@@ -45,6 +46,7 @@ struct mc_sim_config {
 	double checkpoint_s;   /* one checkpoint */
 	double restart_s;      /* one restart */
 	double migrate_s;      /* one migration's downtime */
+	double launch_s;       /* starting the job: no progress yet; again after each restart */
 	int spares_limited;    /* 0: unlimited */
 	uint64_t spares;       /* when limited */
 	int plan_failures;     /* 1: failures: plan */
@@ -59,6 +61,7 @@ struct mc_sim_config {
 #define MC_SIM_METRIC_CHECKPOINT "ft/checkpoint_s"
 #define MC_SIM_METRIC_RESTART    "ft/restart_s"
 #define MC_SIM_METRIC_MIGRATE    "ft/migrate_downtime_s"
+#define MC_SIM_METRIC_LAUNCH     "ft/launch_s"
 
 /* One simulated job. */
 struct mc_sim_result {

@@ -910,7 +910,8 @@ static int create_session(const char *name, const char *output, char *err, size_
 
 #define CHANNEL "microcosm"
 
-static int enable_events(const char *name, const char *const patterns[], char *err, size_t errlen)
+static int enable_events(const char *name, const char *const patterns[], unsigned flush_ms,
+                         char *err, size_t errlen)
 {
 	struct lttng_domain dom;
 	struct lttng_handle *h;
@@ -922,6 +923,11 @@ static int enable_events(const char *name, const char *const patterns[], char *e
 		errf(err, errlen, "session %s: no event pattern", name);
 		return -1;
 	}
+	if (flush_ms > 3600000) {
+		errf(err, errlen, "session %s: flush interval %u ms: at most an hour", name,
+		     flush_ms);
+		return -1;
+	}
 	memset(&dom, 0, sizeof(dom));
 	dom.type = LTTNG_DOMAIN_UST;
 	dom.buf_type = LTTNG_BUFFER_PER_UID;
@@ -931,7 +937,7 @@ static int enable_events(const char *name, const char *const patterns[], char *e
 		return -1;
 	}
 	/* Our own channel (and the metadata channel), whose sub-buffers are flushed every
-	 * 500 ms: a guest that crashes mid-run loses at most that much (the default channel
+	 * flush_ms: a guest that crashes mid-run loses at most that much (the default channel
 	 * flushes only full buffers, and its metadata only when asked). */
 	for (int k = 0; k < 2; k++) {
 		struct lttng_channel *ch = lttng_channel_create(&dom);
@@ -944,7 +950,7 @@ static int enable_events(const char *name, const char *const patterns[], char *e
 			return -1;
 		}
 		snprintf(ch->name, sizeof(ch->name), "%s", chname);
-		ch->attr.switch_timer_interval = 500000; /* us */
+		ch->attr.switch_timer_interval = flush_ms * 1000u; /* us; 0 = no timer */
 		ch->attr.read_timer_interval = 0;
 		/* No buffer-usage sampling (nothing here uses triggers): one wake-up a second
 		 * less per channel, which matters to a guest sharing a host core with dozens. */
@@ -1064,14 +1070,14 @@ int mc_lttng_session_create(const char *name, const char *output, char *err, siz
 	return rc;
 }
 
-int mc_lttng_enable_ust_events(const char *name, const char *const patterns[], char *err,
-                               size_t errlen)
+int mc_lttng_enable_ust_events(const char *name, const char *const patterns[], unsigned flush_ms,
+                               char *err, size_t errlen)
 {
 	struct pipe_guard pg;
 	int rc;
 
 	pipe_guard_enter(&pg);
-	rc = enable_events(name, patterns, err, errlen);
+	rc = enable_events(name, patterns, flush_ms, err, errlen);
 	pipe_guard_leave(&pg);
 	return rc;
 }

@@ -145,11 +145,14 @@ int mc_lttng_session_create(const char *name, const char *output, char *err, siz
 
 /*
  * Enables the user-space tracepoints matching each pattern ("microcosm_mpi:*", "prov:event",
- * "*"), all log levels, in session name's default channel (per-user buffers). patterns is
- * NULL-terminated and not empty. Returns 0, or -1 with err naming the pattern that failed.
+ * "*"), all log levels, in session name's channel (per-user buffers). patterns is
+ * NULL-terminated and not empty. flush_ms: the channels' switch timer, how often partly
+ * filled sub-buffers are handed to the consumer (what a crash loses at most); 0 = none, only
+ * full sub-buffers (and everything at stop). Returns 0, or -1 with err naming the pattern
+ * that failed.
  */
-int mc_lttng_enable_ust_events(const char *name, const char *const patterns[], char *err,
-                               size_t errlen);
+int mc_lttng_enable_ust_events(const char *name, const char *const patterns[], unsigned flush_ms,
+                               char *err, size_t errlen);
 
 /* Starts recording in session name. Returns 0, or -1 with err set. */
 int mc_lttng_start(const char *name, char *err, size_t errlen);

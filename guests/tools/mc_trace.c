@@ -35,7 +35,7 @@
 
 static const char usage[] =
         "usage: mc-trace start --relay ADDR[:PORT] [--name N] [--event PATTERN]... [--home DIR]\n"
-        "                      [--consumerd PATH] [--timeout SEC] [-v]...\n"
+        "                      [--flush MS|off] [--consumerd PATH] [--timeout SEC] [-v]...\n"
         "       mc-trace stop [--name N] [--home DIR]\n"
         "       mc-trace clock\n"
         "       mc-trace relay --listen ADDR[:PORT] --output DIR\n"
@@ -47,6 +47,8 @@ static const char usage[] =
         "  clock   print this machine's realtime and monotonic clocks\n"
         "  relay   run lttng-relayd listening on ADDR:PORT..PORT+2, traces under DIR, until\n"
         "          SIGINT/SIGTERM\n"
+        "  --flush MS|off   hand partly filled buffers to the relay every MS milliseconds, what\n"
+        "                   a crash loses at most (default 500); off: full buffers only\n"
         "  --home DIR       daemon and state directory (default " DEFAULT_HOME ")\n"
         "  --consumerd PATH consumer daemon (default: lttng-consumerd next to mc-trace)\n"
         "  --timeout SEC    how long the daemon may take to start (default 30)\n"
@@ -206,7 +208,7 @@ static int relay_url(const char *relay, char *out, size_t len)
 }
 
 static int cmd_start(const char *relay, const char *name, const char *events[], const char *home,
-                     const char *consumerd, int timeout_s, int verbose)
+                     const char *consumerd, unsigned flush_ms, int timeout_s, int verbose)
 {
 	struct mc_lttng_sessiond_opts o = {.flags = MC_LTTNG_SYSTEM | MC_LTTNG_DETACH};
 	struct mc_lttng_daemon d = {0};
@@ -281,7 +283,7 @@ static int cmd_start(const char *relay, const char *name, const char *events[], 
 			name = full;
 	}
 	if (mc_lttng_session_create(name, url, err, sizeof(err)) < 0 ||
-	    mc_lttng_enable_ust_events(name, events, err, sizeof(err)) < 0 ||
+	    mc_lttng_enable_ust_events(name, events, flush_ms, err, sizeof(err)) < 0 ||
 	    mc_lttng_start(name, err, sizeof(err)) < 0) {
 		mc_lttng_daemon_stop(&d, ignored, sizeof(ignored));
 		return fail("start", name, err);
@@ -297,7 +299,7 @@ static int cmd_start(const char *relay, const char *name, const char *events[], 
 	mc_clock_now(&rt, &mono);
 	printf("{\"command\":\"start\",\"session\":");
 	json_str(name);
-	printf(",\"sessiond_pid\":%d,\"output\":", (int)d.pid);
+	printf(",\"sessiond_pid\":%d,\"flush_ms\":%u,\"output\":", (int)d.pid, flush_ms);
 	json_str(url);
 	printf(",\"events\":[");
 	for (int i = 0; events[i]; i++) {
@@ -414,6 +416,7 @@ int main(int argc, char **argv)
 	        {"home", required_argument, NULL, 'H'},
 	        {"consumerd", required_argument, NULL, 'c'},
 	        {"timeout", required_argument, NULL, 't'},
+	        {"flush", required_argument, NULL, 'f'},
 	        {"listen", required_argument, NULL, 'l'},
 	        {"output", required_argument, NULL, 'o'},
 	        {"verbose", no_argument, NULL, 'v'},
@@ -424,6 +427,7 @@ int main(int argc, char **argv)
 	const char *relay = NULL, *name = DEFAULT_NAME, *home = DEFAULT_HOME, *consumerd = NULL;
 	const char *listen = NULL, *output = NULL, *cmd;
 	int nev = 0, timeout_s = 30, name_set = 0, verbose = 0, opt;
+	unsigned flush_ms = 500;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
@@ -431,7 +435,7 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	optind = 2;
-	while ((opt = getopt_long(argc, argv, "+r:n:e:H:c:t:l:o:vh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+r:n:e:H:c:t:f:l:o:vh", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			relay = optarg;
@@ -465,6 +469,24 @@ int main(int argc, char **argv)
 			timeout_s = (int)v;
 			break;
 		}
+		case 'f': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (!strcmp(optarg, "off")) {
+				flush_ms = 0;
+				break;
+			}
+			if (*end || end == optarg || v < 1 || v > 3600000) {
+				fprintf(stderr,
+				        "mc-trace: --flush '%s': milliseconds, 1..3600000, or "
+				        "off\n",
+				        optarg);
+				return 2;
+			}
+			flush_ms = (unsigned)v;
+			break;
+		}
 		case 'l':
 			listen = optarg;
 			break;
@@ -495,7 +517,8 @@ int main(int argc, char **argv)
 	events[nev] = NULL;
 
 	if (!strcmp(cmd, "start"))
-		return cmd_start(relay, name, events, home, consumerd, timeout_s, verbose);
+		return cmd_start(relay, name, events, home, consumerd, flush_ms, timeout_s,
+		                 verbose);
 	if (!strcmp(cmd, "stop"))
 		return cmd_stop(home, name_set ? name : NULL);
 	if (!strcmp(cmd, "clock"))

@@ -48,7 +48,8 @@ enum mc_policy_event_kind {
 	MC_POLICY_EV_WARNING,      /* a health warning about a node that holds work */
 	MC_POLICY_EV_FAILURE,      /* a node that held work failed: the job restarts from its
 	                              last checkpoint (or from the start) */
-	MC_POLICY_EV_RESUMED,      /* the restart is over; the job makes progress again */
+	MC_POLICY_EV_RESUMED,      /* a restart (or the first launch, with a launch cost) is
+	                              over; the job makes progress again */
 	MC_POLICY_EV_CHECKPOINTED, /* a checkpoint completed: saved = done */
 	MC_POLICY_EV_MIGRATED,     /* a migration completed: node's work is now on spare */
 };

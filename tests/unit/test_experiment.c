@@ -382,7 +382,8 @@ static void test_image_and_share(void **state)
 	             "t.yaml:3: cluster.image: expected an image name or a qcow2 path, got \"\"");
 }
 
-/* tracing: the switch and the event patterns; a bad pattern names its index. */
+/* tracing: the switch, the event patterns and the flush interval; a bad pattern names its
+ * index. */
 static void test_tracing(void **state)
 {
 	struct mc_experiment *e = parse_ok(
@@ -393,10 +394,20 @@ static void test_tracing(void **state)
 	assert_int_equal(e->n_trace_events, 2);
 	assert_string_equal(e->trace_events[0], "microcosm_mpi:*");
 	assert_string_equal(e->trace_events[1], "x:y");
+	assert_int_equal(e->trace_flush_ms, MC_TRACE_FLUSH_MS);
 	mc_experiment_destroy(&e);
 	e = parse_ok("name: r\n");
 	assert_false(e->tracing);
 	mc_experiment_destroy(&e);
+	e = parse_ok("name: r\ntracing: {enabled: true, flush: 2s}\n");
+	assert_int_equal(e->trace_flush_ms, 2000);
+	mc_experiment_destroy(&e);
+	e = parse_ok("name: r\ntracing: {enabled: true, flush: off}\n");
+	assert_int_equal(e->trace_flush_ms, 0);
+	mc_experiment_destroy(&e);
+	expect_error("name: r\ntracing:\n  flush: 5ms\n",
+	             "t.yaml:3: tracing.flush: expected a duration from 10ms to 60s, or off, got "
+	             "\"5ms\"");
 	expect_error("name: r\ntracing:\n  events: [\"a b\"]\n",
 	             "t.yaml:3: tracing.events[0]: expected an LTTng event pattern of letters, "
 	             "digits, _ : and *, e.g. microcosm_mpi:*, got \"a b\"");

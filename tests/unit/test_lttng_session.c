@@ -414,7 +414,7 @@ static void test_errors(void **state)
 	assert_int_equal(mc_lttng_session_create("bad name", "/tmp/x", err, sizeof(err)), -1);
 	assert_int_equal(mc_lttng_session_create("ok", "ftp://x", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "net://"));
-	assert_int_equal(mc_lttng_enable_ust_events("ok", none, err, sizeof(err)), -1);
+	assert_int_equal(mc_lttng_enable_ust_events("ok", none, 500, err, sizeof(err)), -1);
 	/* The relay daemon's ports are taken: refused before anything starts. */
 	if (g.port > 0) {
 		char dir[160], listen[64];
@@ -479,11 +479,11 @@ static void test_library_sessions(void **state)
 	assert_int_equal(mc_lttng_session_create("local", local, err, sizeof(err)), -1);
 	fprintf(stderr, "test_lttng_session: expected error: %s\n", err);
 	assert_true(strlen(err) > 20);
-	if (mc_lttng_enable_ust_events("streamed", events, err, sizeof(err)) < 0)
+	if (mc_lttng_enable_ust_events("streamed", events, 500, err, sizeof(err)) < 0)
 		fail_msg("enable streamed: %s", err);
-	if (mc_lttng_enable_ust_events("local", events, err, sizeof(err)) < 0)
+	if (mc_lttng_enable_ust_events("local", events, 0, err, sizeof(err)) < 0)
 		fail_msg("enable local: %s", err);
-	assert_int_equal(mc_lttng_enable_ust_events("nosuch", events, err, sizeof(err)), -1);
+	assert_int_equal(mc_lttng_enable_ust_events("nosuch", events, 500, err, sizeof(err)), -1);
 	fprintf(stderr, "test_lttng_session: expected error: %s\n", err);
 	if (mc_lttng_start("streamed", err, sizeof(err)) < 0)
 		fail_msg("start streamed: %s", err);

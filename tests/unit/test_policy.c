@@ -512,7 +512,8 @@ static void test_section_errors(void **state)
 	             "t.yaml:5: simulate.nodes: expected an integer 1..10000000, got \"0\"");
 	expect_error(HEAD "simulate: {work: 1h, cost: 1m}\n",
 	             "t.yaml:5: simulate.cost: unknown field (expected work, checkpoint_cost, "
-	             "restart_cost, migrate_cost, nodes, spares, failures, limit)");
+	             "restart_cost, migrate_cost, launch_cost, nodes, spares, failures, "
+	             "limit)");
 }
 
 /* The example file parses, and its JSON parses back to the same experiment. */

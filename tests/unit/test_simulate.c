@@ -96,6 +96,45 @@ static void test_no_failures(void **state)
 }
 
 /*
+ * A launch cost: no progress during the first launch nor after each restart's own cost,
+ * and a failure during the launch loses nothing. One crash at 2m of a 1h job, 30s launch.
+ */
+static void test_launch_cost(void **state)
+{
+	struct mc_experiment *e =
+	        parse_ok(HEAD "faults:\n  plan:\n    - {kind: crash, target: g0003, at: 2m}\n"
+	                      "simulate: {work: 1h, restart_cost: 20s, checkpoint_cost: 5s, "
+	                      "launch_cost: 30s, failures: plan}\n");
+	struct mc_sim_config cfg;
+	struct mc_sim_result r;
+
+	(void)state;
+	config_ok(e, 0, 1, &cfg);
+	assert_near(cfg.launch_s, 30, 0);
+	/* From the start: 90s of work lost (120s - the 30s launch), then 20s + 30s, 1h. */
+	run_ok(e, &cfg, "none", NULL, NULL, &r);
+	assert_int_equal(r.failures, 1);
+	assert_near(r.work_lost_s, 90, 1e-6);
+	assert_near(r.time_s, 120 + 20 + 30 + 3600, 1e-6);
+	/* Every 60s of running, from the end of the launch: a checkpoint at 90..95s holds 60s
+	 * of work; the crash at 120s loses 25s; after 20s + 30s the job goes on from 60s. */
+	run_ok(e, &cfg, "checkpoint-restart", "interval", "60s", &r);
+	assert_near(r.work_lost_s, 25, 1e-6);
+	assert_true(r.checkpoints >= 59);
+	assert_near(r.time_s, 120 + 50 + (3600 - 60) + 5.0 * (double)(r.checkpoints - 1), 1e-6);
+	mc_experiment_destroy(&e);
+	/* A crash during the launch: nothing lost, the launch begins again after the restart. */
+	e = parse_ok(HEAD "faults:\n  plan:\n    - {kind: crash, target: g0003, at: 10s}\n"
+	                  "simulate: {work: 1h, restart_cost: 20s, launch_cost: 30s, "
+	                  "failures: plan}\n");
+	config_ok(e, 0, 1, &cfg);
+	run_ok(e, &cfg, "none", NULL, NULL, &r);
+	assert_near(r.work_lost_s, 0, 0);
+	assert_near(r.time_s, 10 + 20 + 30 + 3600, 1e-6);
+	mc_experiment_destroy(&e);
+}
+
+/*
  * Restart from scratch under exponential failures: N nodes of MTBF m fail as one Poisson
  * process of rate L = N / m, also during restarts (which then begin again). Then
  *   E[T] = (exp(L W) - 1) exp(L R) / L.
@@ -445,6 +484,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_no_failures),
+	        cmocka_unit_test(test_launch_cost),
 	        cmocka_unit_test(test_none_matches_theory),
 	        cmocka_unit_test(test_checkpoint_beats_none_at_scale),
 	        cmocka_unit_test(test_migrate_loses_nothing),
