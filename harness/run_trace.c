@@ -324,7 +324,8 @@ static int exec_on(const struct mc_common_opts *c, const char *target, char *con
 	return run_capture(argv, out, cap, log);
 }
 
-/* Whether exec's output has guest name's line "NAME: {…key…}" (mc-trace's JSON answer). */
+/* Whether exec's output has guest name's line "NAME: {…key…}" (mc-trace's JSON answer)
+ * without an "error". */
 static int answered(const char *out, const char *name, const char *key)
 {
 	size_t len = strlen(name);
@@ -333,9 +334,9 @@ static int answered(const char *out, const char *name, const char *key)
 		const char *end = strchr(l, '\n');
 
 		if (!strncmp(l, name, len) && !strncmp(l + len, ": {", 3)) {
-			const char *k = strstr(l, key);
+			const char *k = strstr(l, key), *e = strstr(l, "\"error\"");
 
-			if (k && (!end || k < end))
+			if (k && (!end || k < end) && (!e || (end && e > end)))
 				return 1;
 		}
 	}
@@ -347,7 +348,8 @@ static int answered(const char *out, const char *name, const char *key)
 int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, char *err,
                         size_t errlen)
 {
-	char cmd[64], *argv[32], evs[sizeof(t->events)], log[PATH_MAX + 32], flush[16], *out;
+	char cmd[64], *argv[32], evs[sizeof(t->events)], log[PATH_MAX + 32], flush[16], tmo[16];
+	char *out;
 	struct mc_client *cl = mc_client_connect(c, err, errlen);
 	json_t *reply = NULL;
 	int n = 0, pid;
@@ -374,6 +376,14 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 		snprintf(flush, sizeof(flush), "off");
 	argv[n++] = "--flush";
 	argv[n++] = flush;
+	/* Every guest starts its session daemon at once, and under TCG a daemon's start costs
+	 * seconds of CPU: the host's cores share them out. */
+	snprintf(tmo, sizeof(tmo), "%zu",
+	         30 + 4 * json_array_size(json_object_get(reply, "guests")) > 1800
+	                 ? (size_t)1800
+	                 : 30 + 4 * json_array_size(json_object_get(reply, "guests")));
+	argv[n++] = "--timeout";
+	argv[n++] = tmo;
 	snprintf(evs, sizeof(evs), "%s", t->events);
 	for (char *save = NULL, *e = strtok_r(evs, ",", &save); e && n < 30;
 	     e = strtok_r(NULL, ",", &save)) {
@@ -401,7 +411,7 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 
 			if (!name)
 				continue;
-			if (answered(out, name, "\"command\":\"start\""))
+			if (answered(out, name, "\"sessiond_pid\""))
 				json_array_append_new(t->traced, json_string(name));
 			else if (failed++ < 8)
 				fprintf(stderr,
@@ -413,6 +423,11 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 			fprintf(stderr, "run: tracing: … and on %zu more guests\n", failed - 8);
 	}
 	free(out);
+	if (json_array_size(t->traced) == 0) { /* no guest to trace: no interposer either */
+		json_decref(reply);
+		snprintf(err, errlen, "mc-trace start failed on every guest (trace/guests.log)");
+		return -1;
+	}
 	t->guests = 1;
 	snprintf(t->preload, sizeof(t->preload), "%s/libmc-mpi-trace.so %s/libmc-mpi-preload.so",
 	         GUEST_LIB, GUEST_LIB);
