@@ -1016,6 +1016,11 @@ static int stop_session(const char *name, char *err, size_t errlen)
 
 	if (check_name(name, err, errlen) < 0)
 		return -1;
+	/* The whole metadata once more: a relay daemon that missed a metadata packet (seen
+	 * with 64 guests streaming at once: a trace without its stream class) has it whole
+	 * again, as it truncates and rewrites the metadata on a regeneration. Best effort: a
+	 * session this does not apply to stops all the same. */
+	(void)lttng_regenerate_metadata(name);
 	/* Waits until the consumer has no data pending (written, or sent to the relay). */
 	ret = lttng_stop_tracing(name);
 	if (ret < 0 && ret != -LTTNG_ERR_TRACE_ALREADY_STOPPED) {

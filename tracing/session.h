@@ -159,7 +159,8 @@ int mc_lttng_start(const char *name, char *err, size_t errlen);
 
 /*
  * Stops recording in session name and waits until its data is flushed (to the relay daemon
- * for a network session). A session already stopped is not an error. Returns 0, or -1.
+ * for a network session), having the metadata sent whole once more first. A session already
+ * stopped is not an error. Returns 0, or -1.
  */
 int mc_lttng_stop(const char *name, char *err, size_t errlen);
 
