@@ -149,8 +149,9 @@
  *     checkpoint_cost: 0s    each a duration 0ms..24h, or measured: the median of the
  *     restart_cost: 0s       metric ft/checkpoint_s, ft/restart_s, ft/migrate_downtime_s
  *     migrate_cost: 0s       or ft/launch_s in the results catalog (resolved by microcosm
- *     launch_cost: 0s        simulate); launch: starting the job's processes, before the
- *                            work begins and again after every restart
+ *     launch_cost: 0s        simulate); restart: from a failure to progress again (the
+ *                            relaunch included); launch: starting the job's processes
+ *                            before its work first begins
  *     nodes: guests          nodes of the simulated job, 1..10000000; default cluster.guests
  *     spares: unlimited      spares migrations may take, 0..10000000 or unlimited
  *     failures: renewal      renewal (a failed node is replaced by a fresh one that fails
@@ -324,8 +325,8 @@ struct mc_exp_simulate {
 	struct mc_exp_cost checkpoint; /* one checkpoint: no progress meanwhile */
 	struct mc_exp_cost restart;    /* one restart after a failure */
 	struct mc_exp_cost migrate;    /* downtime of one live migration */
-	struct mc_exp_cost launch;     /* starting the job's processes: before any progress,
-	                                  and again after each restart */
+	struct mc_exp_cost launch;     /* starting the job's processes: before any progress
+	                                  (a relaunch is part of restart) */
 	unsigned nodes;                /* 0 = cluster.guests */
 	int spares_limited;            /* 0 = unlimited spares */
 	unsigned spares;               /* when spares_limited */

@@ -12,11 +12,12 @@
  * asks rank 0's guest for one (DIR/request) and reads the workload's own output for when it
  * is done, so a restart resumes from it; other workloads' checkpoints are refused.
  *
- * Progress as the simulator counts it (launch_cost): a workload that says when its work
- * begins (mc-ring's "start" line) makes none while it launches, at the start and after each
- * restart; each launch is measured (ft/launch_s). Work lost at a failure is the progress
- * since the last checkpoint or since the work began. Other workloads progress from the start
- * of each attempt.
+ * Progress as the simulator counts it: a workload that says when its work begins (mc-ring's
+ * "start" line) makes none while it first launches (ft/launch_s, the simulator's
+ * launch_cost), and a restart lasts from the failure until its work begins again
+ * (ft/restart_s: the failed guests revived and the job relaunched). Work lost at a failure is
+ * the progress since the last checkpoint or since the work began. Other workloads progress
+ * from the start of each attempt, and their restart ends when they are launched again.
  */
 #include "run_policy.h"
 
@@ -44,7 +45,9 @@
 #define MAX_KIDS      64     /* warning injections in flight */
 #define END_WAIT_MS   240000 /* end(): how long migrations in flight may still take */
 #define EVENTS_MAX_RD 65536
-#define CKPT_WAIT_MS  120000 /* a checkpoint not done by then is given up */
+#define CKPT_WAIT_MS                                                                               \
+	300000 /* a checkpoint not done by then is given up (it still counts                       \
+	          if the workload takes it later) */
 
 struct mig {
 	struct mc_client *cl;
@@ -640,14 +643,24 @@ static void work_begins(struct mc_run_policy *p)
 
 	p->awaiting_start = 0;
 	p->t_progress_mono = now;
-	json_array_append_new(p->launches, json_real(launch_s));
 	log_line(p, json_pack("{s:s, s:f, s:f, s:f}", "type", "work", "time_s", now_s(p),
 	                      "launch_s", launch_s, "saved_s", p->saved_s));
-	fprintf(stderr, "run: policy: the job's work begins after a %.3f s launch%s\n", launch_s,
-	        !p->restarts     ? ""
-	        : p->saved_s > 0 ? ", from its last checkpoint"
-	                         : ", from the start");
-	tell(p, &ev); /* RESUMED, as the simulator says at the end of every launch */
+	if (!p->restarts) {
+		json_array_append_new(p->launches, json_real(launch_s));
+		fprintf(stderr, "run: policy: the job's work begins after a %.3f s launch\n",
+		        launch_s);
+	} else {
+		double restart_s = (double)(now - p->t_failed_mono) / 1000.0;
+
+		json_array_append_new(p->restart_times, json_real(restart_s));
+		fprintf(stderr,
+		        "run: policy: the job works again %.3f s after it failed (relaunch %.3f "
+		        "s), "
+		        "%s\n",
+		        restart_s, launch_s,
+		        p->saved_s > 0 ? "from its last checkpoint" : "from the start");
+	}
+	tell(p, &ev); /* RESUMED, as the simulator says when a launch or a restart is over */
 }
 
 /* One line of the workload's output: its checkpoints and the start of its work. */
@@ -658,7 +671,8 @@ static void on_out_line(struct mc_run_policy *p, const char *line)
 
 	if (json_is_integer(json_object_get(j, "start")) && p->awaiting_start) {
 		work_begins(p);
-	} else if (json_is_integer(ck) && p->ckpt_pending && !p->job_failed) {
+	} else if (json_is_integer(ck) && !p->job_failed) {
+		/* Also one given up on: the workload took it after all. */
 		int64_t now = mc_now_ms();
 		double cost = json_number_value(json_object_get(j, "cost_us")) / 1e6;
 		struct mc_policy_event ev = {.kind = MC_POLICY_EV_CHECKPOINTED, .now_s = now_s(p)};
@@ -764,8 +778,8 @@ void mc_run_policy_pump(struct mc_run_policy *p)
 	if (p->ckpt_pending && mc_now_ms() - p->ckpt_req_mono > CKPT_WAIT_MS) {
 		p->ckpt_pending = 0;
 		log_line(p, json_pack("{s:s, s:f, s:s}", "type", "checkpoint", "time_s", now_s(p),
-		                      "outcome", "given up: the workload did not take it"));
-		fprintf(stderr, "run: policy: the checkpoint asked for %d s ago was not taken\n",
+		                      "outcome", "given up: not taken within 5 minutes"));
+		fprintf(stderr, "run: policy: the checkpoint asked for %d s ago is not taken yet\n",
 		        CKPT_WAIT_MS / 1000);
 	}
 	poll_migrations(p, 1); /* 0 would not look at all */
@@ -817,9 +831,10 @@ void mc_run_policy_restarted(struct mc_run_policy *p)
 	double restart_s = (double)(now - p->t_failed_mono) / 1000.0;
 
 	p->restarts++;
-	json_array_append_new(p->restart_times, json_real(restart_s));
+	if (!p->ckpt_dir[0]) /* otherwise the restart lasts until the work begins again */
+		json_array_append_new(p->restart_times, json_real(restart_s));
 	log_line(p, json_pack("{s:s, s:f, s:f, s:f}", "type", "restart", "time_s", now_s(p),
-	                      "restart_s", restart_s, "saved_s", p->saved_s));
+	                      "revived_s", restart_s, "saved_s", p->saved_s));
 	fprintf(stderr, "run: policy: the job is launched again %.3f s after it failed, %s\n",
 	        restart_s,
 	        p->saved_s > 0 ? "to resume from its last checkpoint" : "from the start");

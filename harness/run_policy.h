@@ -49,9 +49,9 @@ const char *mc_run_policy_vacated(const struct mc_run_policy *p, const char *gue
 int mc_run_policy_job_failed(struct mc_run_policy *p, char *guests, size_t cap);
 
 /* The failed guests are back and the job is launched again, from its last checkpoint when
- * it takes them, otherwise from the start; restart_s counts from the failure to now. The
- * policy hears RESUMED when the work begins again (at once for a workload that does not
- * say when). */
+ * it takes them, otherwise from the start. The restart lasts (restart_s) from the failure
+ * until the work begins again (the workload's "start" line), or until now for a workload
+ * that does not say when; then the policy hears RESUMED. */
 void mc_run_policy_restarted(struct mc_run_policy *p);
 
 /* The workload ended (ok: it succeeded, seconds: its time to solution, restarts included).
@@ -59,7 +59,7 @@ void mc_run_policy_restarted(struct mc_run_policy *p);
  * time_to_solution_s, restarts, restart_s [...], warnings, false_alarms, migrations,
  * failed_migrations, failures, avoided, refused, work_lost_s, migrate_downtime_s [...],
  * migrate_total_s [...], checkpoints, checkpoint_s [...] (what each cost the work),
- * launch_s [...] (each attempt's launch, for workloads that say when their work begins). */
+ * launch_s [...] (the first launch, for workloads that say when their work begins). */
 json_t *mc_run_policy_end(struct mc_run_policy *p, int ok, double seconds);
 
 void mc_run_policy_free(struct mc_run_policy **p);

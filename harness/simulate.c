@@ -537,10 +537,10 @@ static int on_fail(struct sim *s, const struct ev *e)
 		s->ckpt_gen++;
 	}
 	s->restarting = 1;
-	s->launching = 0; /* a failure during the first launch: a restart like any other */
+	s->launching = 0; /* a failure during the launch: a restart like any other */
 	{
 		struct ev d = {.type = EV_RESTART_DONE,
-		               .t = s->now + s->cfg->restart_s + s->cfg->launch_s,
+		               .t = s->now + s->cfg->restart_s,
 		               .gen = ++s->restart_gen};
 
 		if (heap_push(&s->h, d))

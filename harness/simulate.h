@@ -14,7 +14,7 @@
  * The model (docs/policies.md has it at length): one tightly coupled job needs work_s of
  * failure-free progress on all of its nodes. Progress stops while a checkpoint
  * (checkpoint_s), a restart (restart_s) or a migration (migrate_s of downtime) is under
- * way, and while the job launches (launch_s, at the start and after every restart's
+ * way, and while the job first launches (launch_s; relaunching after a failure is part of
  * restart_s). A failure of a node that holds work sends the job back to its last checkpoint
  * (or to the start): the progress since then is lost and a restart begins (a failure during a
  * restart begins it again; a checkpoint under way is lost). A migration moves a node's work
@@ -46,7 +46,8 @@ struct mc_sim_config {
 	double checkpoint_s;   /* one checkpoint */
 	double restart_s;      /* one restart */
 	double migrate_s;      /* one migration's downtime */
-	double launch_s;       /* starting the job: no progress yet; again after each restart */
+	double launch_s;       /* starting the job: no progress yet (a restart's relaunch is
+	                          part of restart_s) */
 	int spares_limited;    /* 0: unlimited */
 	uint64_t spares;       /* when limited */
 	int plan_failures;     /* 1: failures: plan */

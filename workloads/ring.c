@@ -38,7 +38,8 @@ static const char usage[] =
         "  --checkpoint DIR  application-level checkpoints (ring only): whenever the file\n"
         "                  DIR/request appears on rank 0's machine, rank 0 removes it and\n"
         "                  the next lap's token tells every rank to save its position in\n"
-        "                  DIR/rank-R (written and synced before it passes the token on);\n"
+        "                  DIR/rank-R (written and synced after it passes the token on;\n"
+        "                  then the ranks agree that all have);\n"
         "                  rank 0 then prints {\"checkpoint\": LAPS, \"cost_us\": ...}.\n"
         "                  Started again with the same DIR, the ranks resume after the last\n"
         "                  lap all of them saved (rank 0 prints the results already finished\n"
@@ -217,10 +218,24 @@ static long ckpt_resume(const struct wl_ctx *ctx, struct ckpt *c)
 	return all;
 }
 
+/* A checkpoint lap's end, on every rank: save the position (this lap included), all ranks
+ * at once (each guest syncs its own disk), then agree that every rank has. A crash before
+ * then leaves some ranks with the previous checkpoint, and a resume takes the smallest. */
+static void ckpt_commit(const struct wl_ctx *ctx, struct ckpt *c)
+{
+	int ok, all = 0;
+
+	ckpt_save(ctx, c, c->pos + 1);
+	ok = !c->failed;
+	MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+	c->failed = !all;
+	c->saved = all;
+}
+
 /* One lap of the ring. Rank 0 sends sbuf and receives rbuf, every other rank
  * forwards what it receives. Returns the lap time on rank 0 (s), 0 elsewhere.
- * With checkpoints on, a lap whose token has tag RING_TAG_CKPT makes every rank save
- * its position (the lap included) before passing the token on. */
+ * With checkpoints on, a lap whose token has tag RING_TAG_CKPT ends in a checkpoint on
+ * every rank (ckpt_commit()). */
 static double ring_lap_ck(const struct wl_ctx *ctx, const void *sbuf, void *rbuf, int bytes,
                           struct ckpt *c)
 {
@@ -236,11 +251,9 @@ static double ring_lap_ck(const struct wl_ctx *ctx, const void *sbuf, void *rbuf
 		/* Any tag only with checkpoints: a traced plain ring keeps its tag in the trace. */
 		MPI_Recv(rbuf, bytes, MPI_BYTE, left, c ? MPI_ANY_TAG : RING_TAG, MPI_COMM_WORLD,
 		         &st);
-		if (c && st.MPI_TAG == RING_TAG_CKPT) {
-			ckpt_save(ctx, c, c->pos + 1);
-			c->saved = true;
-		}
 		MPI_Send(rbuf, bytes, MPI_BYTE, right, st.MPI_TAG, MPI_COMM_WORLD);
+		if (c && st.MPI_TAG == RING_TAG_CKPT)
+			ckpt_commit(ctx, c);
 		return 0;
 	}
 	t0 = MPI_Wtime();
@@ -249,10 +262,9 @@ static double ring_lap_ck(const struct wl_ctx *ctx, const void *sbuf, void *rbuf
 	MPI_Recv(rbuf, bytes, MPI_BYTE, left, c ? MPI_ANY_TAG : RING_TAG, MPI_COMM_WORLD,
 	         MPI_STATUS_IGNORE);
 	MPI_Wait(&req, MPI_STATUS_IGNORE);
-	if (c && tag == RING_TAG_CKPT) { /* every other rank has saved: now rank 0 */
-		ckpt_save(ctx, c, c->pos + 1);
-		c->saved = true;
+	if (c && tag == RING_TAG_CKPT) {
 		c->now = false;
+		ckpt_commit(ctx, c);
 	}
 	return MPI_Wtime() - t0;
 }
