@@ -75,6 +75,7 @@ struct mc_run_policy {
 	off_t out_off;
 	char out_tail[1024];
 	char ckpt_dir[128];      /* its --checkpoint DIR; "" = it takes none */
+	int ckpt_given;          /* the experiment gave mc-ring that DIR itself */
 	int ckpt_pending;        /* a checkpoint was asked for and is not done */
 	int64_t ckpt_req_mono;   /* when it was asked for */
 	int64_t t_progress_mono; /* progress counts from here (attempt start, or its "start") */
@@ -316,20 +317,15 @@ static void checkpoint_dir(const struct mc_exp_workload *w, char *dir, size_t ca
 
 const char *mc_run_policy_checkpoint_arg(const struct mc_run_policy *p)
 {
-	char dir[128];
-	int given;
-
-	if (!p || !p->active || !p->ckpt_dir[0])
+	if (!p || !p->active || !p->ckpt_dir[0] || p->ckpt_given)
 		return NULL;
-	checkpoint_dir(&p->e->workloads[p->wi], dir, sizeof(dir), &given);
-	return given ? NULL : p->ckpt_dir;
+	return p->ckpt_dir;
 }
 
 void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi, const char *rep_dir)
 {
 	struct mc_policy_event ev = {.kind = MC_POLICY_EV_START};
 	struct stat st;
-	int given;
 
 	p->wi = wi;
 	p->active = 1;
@@ -344,7 +340,7 @@ void mc_run_policy_begin(struct mc_run_policy *p, unsigned wi, const char *rep_d
 	p->checkpoints = 0;
 	json_array_clear(p->ckpt_costs);
 	json_array_clear(p->launches);
-	checkpoint_dir(&p->e->workloads[wi], p->ckpt_dir, sizeof(p->ckpt_dir), &given);
+	checkpoint_dir(&p->e->workloads[wi], p->ckpt_dir, sizeof(p->ckpt_dir), &p->ckpt_given);
 	p->t_launch_mono = p->t0_mono;
 	p->awaiting_start = p->ckpt_dir[0] != 0;
 	snprintf(p->out_path, sizeof(p->out_path), "%s/stdout.jsonl", rep_dir);
@@ -696,9 +692,11 @@ static void on_out_line(struct mc_run_policy *p, const char *line)
 	json_decref(j);
 }
 
+/* Only a checkpointing workload says anything the executor reads: the others' output is
+ * not opened every pump. */
 static void read_out(struct mc_run_policy *p)
 {
-	if (p->out_path[0])
+	if (p->ckpt_dir[0] && p->out_path[0])
 		read_lines(p, p->out_path, &p->out_off, p->out_tail, on_out_line);
 }
 

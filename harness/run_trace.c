@@ -343,6 +343,23 @@ static int answered(const char *out, const char *name, const char *key)
 	return 0;
 }
 
+/* Names a guest `mc-trace CMD` failed on, with what that means, the first NAMED_MAX of
+ * them; *n counts them all. */
+#define NAMED_MAX 8
+static void name_failed(size_t *n, const char *cmd, const char *name, const char *meaning)
+{
+	if ((*n)++ < NAMED_MAX)
+		fprintf(stderr, "run: trace: mc-trace %s failed on %s (trace/guests.log): %s\n",
+		        cmd, name, meaning);
+}
+
+/* The count name_failed() left unnamed. */
+static void name_rest(size_t n)
+{
+	if (n > NAMED_MAX)
+		fprintf(stderr, "run: trace: … and on %zu more guests\n", n - NAMED_MAX);
+}
+
 #define EXEC_OUT_CAP (1u << 20) /* exec's answers from every guest, a few hundred bytes each */
 
 int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, char *err,
@@ -413,14 +430,10 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 				continue;
 			if (answered(out, name, "\"sessiond_pid\""))
 				json_array_append_new(t->traced, json_string(name));
-			else if (failed++ < 8)
-				fprintf(stderr,
-				        "run: tracing: mc-trace start failed on %s "
-				        "(trace/guests.log); the others are traced\n",
-				        name);
+			else
+				name_failed(&failed, "start", name, "the others are traced");
 		}
-		if (failed > 8)
-			fprintf(stderr, "run: tracing: … and on %zu more guests\n", failed - 8);
+		name_rest(failed);
 	}
 	free(out);
 	if (json_array_size(t->traced) == 0) { /* no guest to trace: no interposer either */
@@ -467,14 +480,9 @@ static void stop_guests(struct mc_run_trace *t, const struct mc_common_opts *c)
 		exec_on(c, name, argv, log, one, sizeof(one));
 		if (answered(one, name, "\"stopped\":true"))
 			continue;
-		if (left++ < 8)
-			fprintf(stderr,
-			        "run: trace: mc-trace stop failed on %s (trace/guests.log): "
-			        "its trace keeps what it had sent\n",
-			        name);
+		name_failed(&left, "stop", name, "its trace keeps what it had sent");
 	}
-	if (left > 8)
-		fprintf(stderr, "run: trace: … and on %zu more guests\n", left - 8);
+	name_rest(left);
 	free(out);
 }
 

@@ -126,25 +126,20 @@ struct ckpt {
 static int save_file(const char *dir, const char *name, const char *text, bool append)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t len = strlen(text);
 	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (append) {
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return -1;
-		if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0)
-			rc = -1;
-		close(fd);
-		return rc;
-	}
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(append ? path : tmp,
+	          O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
 	if (fd < 0)
 		return -1;
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0)
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
 		rc = -1;
 	close(fd);
+	if (append)
+		return rc;
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -1;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
