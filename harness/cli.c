@@ -39,6 +39,15 @@ const char mc_up_usage[] =
         "                         at least 10s; held while the host CPU is saturated)\n"
         "      --tb-size MIB      TCG translation buffer per guest (default 8 clone, 16 boot)\n"
         "      --foreground       keep the controller in this process (Ctrl-C tears down)\n"
+        "      --hosts FILE|slurm spread the guests over many hosts, one host daemon each\n"
+        "                         (docs/hosts.md): FILE is a Hydra host file (mpiexec -f);\n"
+        "                         slurm: the nodes of this Slurm allocation (srun). Default:\n"
+        "                         slurm inside a Slurm allocation of 2 or more nodes, else\n"
+        "                         this host alone\n"
+        "      --launcher-exec P  with a host FILE: Hydra's -launcher-exec (an rsh-like\n"
+        "                         program: P HOST COMMAND...), e.g. for namespace hosts\n"
+        "      --listen ADDR      this host's address the host daemons connect to (default:\n"
+        "                         the host name's address, else the default route's source)\n"
         "  -q, --quiet            no progress line\n"
         "  -c, --cluster NAME     cluster name (default $MC_CLUSTER or 'default')\n"
         "      --state-dir DIR    state root (default $MC_STATE_DIR or /run/microcosm)\n"
@@ -163,6 +172,9 @@ enum {
 	OPT_SHARE,
 	OPT_IMAGE,
 	OPT_EVENTS,
+	OPT_UP_HOSTS,
+	OPT_LAUNCHER_EXEC,
+	OPT_LISTEN,
 };
 
 void mc_cli_common_defaults(struct mc_common_opts *c)
@@ -280,6 +292,9 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 	        {"share", required_argument, NULL, OPT_SHARE},
 	        {"image", required_argument, NULL, OPT_IMAGE},
 	        {"events", required_argument, NULL, OPT_EVENTS},
+	        {"hosts", required_argument, NULL, OPT_UP_HOSTS},
+	        {"launcher-exec", required_argument, NULL, OPT_LAUNCHER_EXEC},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
 	        {"quiet", no_argument, NULL, 'q'},
 	        COMMON_LONGOPTS,
 	        {NULL, 0, NULL, 0},
@@ -414,6 +429,29 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 			strcat(o->events, base);
 			break;
 		}
+		case OPT_UP_HOSTS:
+			if (strcmp(optarg, "slurm") == 0) {
+				snprintf(o->hosts, sizeof(o->hosts), "slurm");
+			} else if (!realpath(optarg, o->hosts) || access(o->hosts, R_OK) < 0) {
+				return bad("up", "--hosts", optarg,
+				           "want 'slurm' or a readable host file");
+			}
+			break;
+		case OPT_LAUNCHER_EXEC:
+			if (!realpath(optarg, o->launcher_exec) ||
+			    access(o->launcher_exec, X_OK) < 0)
+				return bad("up", "--launcher-exec", optarg, "want an executable");
+			break;
+		case OPT_LISTEN: {
+			unsigned a, b, c, d;
+			char extra;
+
+			if (sscanf(optarg, "%u.%u.%u.%u%c", &a, &b, &c, &d, &extra) != 4 ||
+			    a > 255 || b > 255 || c > 255 || d > 255)
+				return bad("up", "--listen", optarg, "want an IPv4 address");
+			snprintf(o->listen, sizeof(o->listen), "%s", optarg);
+			break;
+		}
 		case 'q':
 			o->quiet = 1;
 			break;
@@ -435,6 +473,17 @@ int mc_cli_parse_up(int argc, char **argv, struct mc_up_opts *o)
 		fprintf(stderr, "microcosm up: -n N is required (see microcosm up --help)\n");
 		return -EINVAL;
 	}
+	/* Inside a Slurm allocation of several nodes the cluster spreads over them. */
+	if (!o->hosts[0] && getenv("SLURM_JOB_ID") &&
+	    atoi(getenv("SLURM_JOB_NUM_NODES") ? getenv("SLURM_JOB_NUM_NODES") : "1") > 1)
+		snprintf(o->hosts, sizeof(o->hosts), "slurm");
+	if ((o->launcher_exec[0] || o->listen[0]) && !o->hosts[0])
+		return bad("up", o->launcher_exec[0] ? "--launcher-exec" : "--listen",
+		           o->launcher_exec[0] ? o->launcher_exec : o->listen, "needs --hosts");
+	if (o->launcher_exec[0] && strcmp(o->hosts, "slurm") == 0)
+		return bad("up", "--launcher-exec", o->launcher_exec, "is for a Hydra host file");
+	if (o->hosts[0] && o->foreground)
+		return bad("up", "--foreground", "", "not with --hosts");
 	/* A clone's translation buffer holds little more than its start-up code: a
 	 * smaller one costs a few retranslations and saves memory per guest. */
 	if (o->tb_mib == 0)

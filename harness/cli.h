@@ -15,23 +15,26 @@ struct mc_common_opts {
 
 struct mc_up_opts {
 	struct mc_common_opts c;
-	unsigned n;               /* guests */
-	uint64_t mem_mib;         /* RAM per guest, MiB */
-	unsigned vcpus;           /* vCPUs per guest */
-	char accel[8];            /* auto | kvm | tcg */
-	char kernel[PATH_MAX];    /* project | cloud | a kernel image path (contains '/') */
-	unsigned parallel;        /* guests booting at once; 0 = 2 x host CPUs */
-	uint64_t boot_timeout_ms; /* per guest, from QEMU start to HELLO */
-	uint64_t hb_ms;           /* agent heartbeat period */
-	uint64_t hb_timeout_ms;   /* silence after which a guest is failed; 0 = 3 x hb */
-	unsigned tb_mib;          /* TCG translation buffer per guest */
-	int foreground;           /* keep the controller in this process */
-	int clone;                /* spawn: 1 = clone from a booted template, 0 = cold boot */
-	int density;              /* ASLR off + KSM for the emulators (weaker isolation) */
-	int quiet;                /* no progress line */
-	char share[PATH_MAX];     /* host directory shared read-only at /share ("" = none) */
-	char image[PATH_MAX];     /* base disk: image name or qcow2 path ("" = the built one) */
-	char events[PATH_MAX];    /* guest state changes, one JSON line each ("" = state dir) */
+	unsigned n;                   /* guests */
+	uint64_t mem_mib;             /* RAM per guest, MiB */
+	unsigned vcpus;               /* vCPUs per guest */
+	char accel[8];                /* auto | kvm | tcg */
+	char kernel[PATH_MAX];        /* project | cloud | a kernel image path (contains '/') */
+	unsigned parallel;            /* guests booting at once; 0 = 2 x host CPUs */
+	uint64_t boot_timeout_ms;     /* per guest, from QEMU start to HELLO */
+	uint64_t hb_ms;               /* agent heartbeat period */
+	uint64_t hb_timeout_ms;       /* silence after which a guest is failed; 0 = 3 x hb */
+	unsigned tb_mib;              /* TCG translation buffer per guest */
+	int foreground;               /* keep the controller in this process */
+	int clone;                    /* spawn: 1 = clone from a booted template, 0 = cold boot */
+	int density;                  /* ASLR off + KSM for the emulators (weaker isolation) */
+	int quiet;                    /* no progress line */
+	char share[PATH_MAX];         /* host directory shared read-only at /share ("" = none) */
+	char image[PATH_MAX];         /* base disk: image name or qcow2 path ("" = the built one) */
+	char events[PATH_MAX];        /* guest state changes, one JSON line each ("" = state dir) */
+	char hosts[PATH_MAX];         /* "slurm" or a Hydra host file: many hosts ("" = this one) */
+	char launcher_exec[PATH_MAX]; /* Hydra's -launcher-exec for the host daemons */
+	char listen[64];              /* this host's address for the host daemons ("" = found) */
 };
 
 /* A set of guests: "all", names ("g0003"), name ranges ("g0001-g0004"),

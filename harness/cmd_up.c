@@ -16,6 +16,7 @@
 #include "client.h"
 #include "commands.h"
 #include "controller.h"
+#include "hosts.h"
 #include "log.h"
 #include "resolve.h"
 #include "template.h"
@@ -148,6 +149,7 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	struct mc_up_opts o = *op;
 	char err[1024], dir[PATH_MAX], path[PATH_MAX + 32];
 	struct mc_cost cost;
+	struct mc_hosts_opts ho = {0};
 	int r, pipefd[2], notready, n = 0;
 	pid_t pid;
 	FILE *fp;
@@ -181,13 +183,23 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 	            o.mem_mib);
 	mc_cost_load(cfg->cache_dir, cfg->cost_key, o.clone, cfg->accel, o.tb_mib, o.mem_mib,
 	             &cost);
-	if (mc_admit(o.n, &cost, mc_host_mem_available_mib(), mc_host_ncpus(), err, sizeof(err)) <
-	    0) {
+	if (o.hosts[0]) { /* each host's daemon is admitted by the cluster controller */
+		snprintf(ho.hosts, sizeof(ho.hosts), "%s", o.hosts);
+		snprintf(ho.launcher_exec, sizeof(ho.launcher_exec), "%s", o.launcher_exec);
+		snprintf(ho.listen, sizeof(ho.listen), "%s", o.listen);
+		ho.start_timeout_ms = 120000;
+		ho.cost = cost;
+		if (!o.quiet)
+			fprintf(stderr, "up: %u guests over the hosts of %s (%.0f MiB each)\n", o.n,
+			        strcmp(o.hosts, "slurm") ? o.hosts : "this Slurm allocation",
+			        cost.mem_mib);
+	} else if (mc_admit(o.n, &cost, mc_host_mem_available_mib(), mc_host_ncpus(), err,
+	                    sizeof(err)) < 0) {
 		fprintf(stderr, "microcosm up: %s\n", err);
 		return 1;
-	}
-	if (!o.quiet)
+	} else if (!o.quiet) {
 		fprintf(stderr, "up: admission: %s\n", err);
+	}
 	cfg->cost_mib = cost.mem_mib;
 	snprintf(cfg->cluster, sizeof(cfg->cluster), "%s", o.c.cluster);
 	snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
@@ -259,7 +271,8 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 		}
 		mc_log_setup(o.c.verbose ? MC_LOG_DEBUG : MC_LOG_INFO, stderr);
 		mc_log_timestamps(1);
-		_exit(mc_controller_run(cfg, pipefd[1]));
+		_exit(o.hosts[0] ? mc_coord_run(cfg, &ho, pipefd[1])
+		                 : mc_controller_run(cfg, pipefd[1]));
 	}
 	close(pipefd[1]);
 	{

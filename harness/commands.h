@@ -29,6 +29,8 @@ extern const char mc_compare_usage[];
 int cmd_report(int argc, char **argv);
 extern const char mc_report_usage[];
 int cmd_simulate(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+extern const char mc_daemon_usage[];
 extern const char mc_simulate_usage[];
 extern const char mc_net_usage[], mc_image_usage[], mc_fault_usage[], mc_trace_usage[];
 

@@ -44,14 +44,21 @@ static void send_client(struct ctl *c, const unsigned char *client, size_t clien
                         const void *data, size_t len)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
+	void *sock = c->zcli;
 
 	json_decref(msg);
 	if (!s)
 		return;
-	zmq_send(c->zcli, client, client_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(c->zcli, s, strlen(s), (data ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+	/* A request the cluster controller forwarded: the answer goes back the same way. */
+	if (c->cfg->uplink && client_len > 0 && client[0] == MC_CTL_UPLINK_TAG) {
+		sock = c->cfg->uplink;
+		client++;
+		client_len--;
+	}
+	zmq_send(sock, client, client_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(sock, s, strlen(s), (data ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
 	if (data)
-		zmq_send(c->zcli, data, len, ZMQ_DONTWAIT);
+		zmq_send(sock, data, len, ZMQ_DONTWAIT);
 	free(s);
 }
 
@@ -82,7 +89,7 @@ static json_t *guest_json(struct ctl *c, struct guest *g)
 
 	return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:i, s:I, s:i, s:I, s:I, "
 	                 "s:i}",
-	                 "name", g->name, "index", (int)g->index, "ip", g->ip, "state",
+	                 "name", g->name, "index", (int)g->gindex, "ip", g->ip, "state",
 	                 mc_vm_state_name(g->state), "pid", (int)g->pid, "boot_ms",
 	                 (json_int_t)(g->t_ready_ms ? g->t_ready_ms - g->t_start_ms : -1),
 	                 "hb_age_ms", (json_int_t)(g->last_hb_ms ? now - g->last_hb_ms : -1),
@@ -146,7 +153,7 @@ void ctl_fail_runs(struct ctl *c, struct guest *g, const char *why)
 static void log_event(struct ctl *c, struct guest *g, enum mc_vm_state from, enum mc_vm_state to,
                       const char *why)
 {
-	if (c->events_fd < 0)
+	if (c->events_fd < 0 && !c->cfg->uplink)
 		return;
 	ctl_events_append(c, json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "t_ms",
 	                               (json_int_t)mc_wall_ms(), "guest", g->name, "from",
@@ -154,16 +161,31 @@ static void log_event(struct ctl *c, struct guest *g, enum mc_vm_state from, enu
 	                               "boot", (int)g->boots, "reason", why));
 }
 
+/* A message to the cluster controller itself (an empty first frame). */
+static void uplink_send(struct ctl *c, json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+
+	json_decref(msg);
+	if (!s)
+		return;
+	zmq_send(c->cfg->uplink, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(c->cfg->uplink, s, strlen(s), ZMQ_DONTWAIT);
+	free(s);
+}
+
 void ctl_events_append(struct ctl *c, json_t *ev)
 {
 	char *line;
 
-	if (c->events_fd < 0) {
+	if (c->events_fd < 0 && !c->cfg->uplink) {
 		json_decref(ev);
 		return;
 	}
 	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	if (line) {
+	if (line && c->cfg->uplink) /* the cluster's events file is the controller's */
+		uplink_send(c, json_pack("{s:s, s:O}", "type", "event", "event", ev));
+	if (line && c->events_fd >= 0) {
 		size_t len = strlen(line);
 
 		line[len] = '\n';
@@ -302,9 +324,12 @@ static int write_identity(struct ctl *c, struct guest *g, const char *path)
 	snprintf(buf, sizeof(buf),
 	         "version=1\nname=%s\nindex=%u\nip=%s\nprefix=%d\nmac=%s\ncontroller=tcp://%s:%d\n"
 	         "heartbeat_ms=%llu\nseed=%s\ntime_ms=%lld\n",
-	         g->name, g->index, g->ip, MC_NET_PREFIX, g->mac,
+	         g->name, g->gindex, g->ip, MC_NET_PREFIX, g->mac,
 	         mc_net_ntoa(MC_NET_CTL_ADDR, ctl_ip), MC_NET_CTL_PORT,
 	         (unsigned long long)c->cfg->hb_ms, seed, (long long)mc_wall_ms());
+	/* Many hosts: the controller (mpiexec) is on the overlay, past this host's daemon. */
+	if (c->cfg->uplink)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "gateway=%s\n", ctl_ip);
 	if (c->cfg->share[0])
 		strcat(buf, "share=1\n");
 	/* MC_IDENTITY_EXTRA adds agent debugging keys, e.g. "trace=1" (docs/protocol.md). */
@@ -328,7 +353,7 @@ void ctl_guest_spec(struct ctl *c, struct guest *g, int from_template,
 
 	memset(spec, 0, sizeof(*spec));
 	spec->name = g->name;
-	spec->index = g->index;
+	spec->index = g->gindex;
 	spec->qemu = cfg->qemu;
 	spec->accel = cfg->accel;
 	spec->machine = cfg->machine;
@@ -453,7 +478,8 @@ static struct guest *guest_by_id(struct ctl *c, const char *id, size_t len)
 	for (i = 1; i < len; i++)
 		if (!isdigit((unsigned char)name[i]))
 			return NULL;
-	if (mc_parse_u64(name + 1, 0, UINT32_MAX, &idx) || idx >= c->n)
+	if (mc_parse_u64(name + 1, 0, UINT32_MAX, &idx) || idx < c->cfg->first ||
+	    (idx -= c->cfg->first) >= c->n)
 		return NULL;
 	return strcmp(c->g[idx].name, name) == 0 ? &c->g[idx] : NULL;
 }
@@ -491,7 +517,7 @@ static void handle_guest_msg(struct ctl *c, struct guest *g, struct mc_msg *m)
 
 	switch (m->type) {
 	case MC_MSG_HELLO:
-		if (strcmp(m->u.hello.name, g->name) || m->u.hello.index != g->index) {
+		if (strcmp(m->u.hello.name, g->name) || m->u.hello.index != g->gindex) {
 			mc_warn("vm %s: hello claims name %s index %u: dropped", g->name,
 			        m->u.hello.name, m->u.hello.index);
 			return;
@@ -664,7 +690,7 @@ int ctl_for_target(struct ctl *c, json_t *req, const char *op, const unsigned ch
 	if (!(j = ctl_job_new(c, op, client, len)))
 		return -ENOMEM;
 	for (unsigned i = 0; i < c->n; i++) {
-		if (!mc_target_match(&t, c->g[i].name, c->g[i].index))
+		if (!mc_target_match(&t, c->g[i].name, c->g[i].gindex))
 			continue;
 		matched++;
 		j->pending++;
@@ -693,6 +719,10 @@ struct job *ctl_job_new(struct ctl *c, const char *op, const unsigned char *clie
 	if (!j)
 		return NULL;
 	j->id = ++c->next_job_id;
+	/* Many hosts: a job's number also names its host (the cluster controller routes a
+	 * signal to the job by it). */
+	if (c->cfg->uplink)
+		j->id = (j->id & 0xffffffu) | ((uint32_t)(c->cfg->host_index + 1) << 24);
 	snprintf(j->op, sizeof(j->op), "%s", op);
 	memcpy(j->client, client, len);
 	j->client_len = len;
@@ -821,7 +851,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 	}
 	names = json_array();
 	for (unsigned i = 0; i < c->n; i++)
-		if (mc_target_match(&t, c->g[i].name, c->g[i].index))
+		if (mc_target_match(&t, c->g[i].name, c->g[i].gindex))
 			json_array_append_new(names, json_string(c->g[i].name));
 	if (json_array_size(names) == 0) {
 		json_decref(names);
@@ -839,7 +869,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		struct mc_msg m = {.type = MC_MSG_EXEC};
 		struct run *r;
 
-		if (!mc_target_match(&t, g->name, g->index))
+		if (!mc_target_match(&t, g->name, g->gindex))
 			continue;
 		j->pending++;
 		if (g->state != MC_VM_READY && g->state != MC_VM_BUSY) {
@@ -914,7 +944,7 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 		struct guest *g = &c->g[i];
 		int err;
 
-		if (!mc_target_match(&t, g->name, g->index))
+		if (!mc_target_match(&t, g->name, g->gindex))
 			continue;
 		matched++;
 		j->pending++;
@@ -959,8 +989,26 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 
 static void begin_shutdown(struct ctl *c);
 
-static void drain_cli(struct ctl *c)
+/* A message from the cluster controller to this host itself (first frame empty). */
+static void uplink_control(struct ctl *c, const char *body)
 {
+	json_t *msg = json_loads(body, 0, NULL);
+	const char *type = json_string_value(json_object_get(msg, "type"));
+
+	c->up_heard_ms = mc_now_ms();
+	if (type && strcmp(type, "down") == 0) {
+		mc_info("controller: the cluster controller ends this host");
+		begin_shutdown(c);
+	}
+	json_decref(msg);
+}
+
+/* Requests from the CLI (sock = c->zcli) or forwarded by the cluster controller (sock = the
+ * uplink: their client ids get MC_CTL_UPLINK_TAG in front). */
+static void drain_requests(struct ctl *c, void *sock)
+{
+	int up = sock != c->zcli;
+
 	for (;;) {
 		unsigned char client[MAX_CLIENT_ID];
 		char body[1 << 16];
@@ -969,17 +1017,29 @@ static void drain_cli(struct ctl *c)
 		json_t *req;
 		const char *op;
 
-		n = zmq_recv(c->zcli, client, sizeof(client), ZMQ_DONTWAIT);
+		n = zmq_recv(sock, client + up, sizeof(client) - 1, ZMQ_DONTWAIT);
 		if (n < 0)
 			return;
-		zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &more_len);
-		if (!more || n > (int)sizeof(client))
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len);
+		if (!more || n > (int)sizeof(client) - 1)
 			continue;
-		m = zmq_recv(c->zcli, body, sizeof(body) - 1, ZMQ_DONTWAIT);
-		while (zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
+		m = zmq_recv(sock, body, sizeof(body) - 1, ZMQ_DONTWAIT);
+		while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
 			char skip[64];
 
-			zmq_recv(c->zcli, skip, sizeof(skip), ZMQ_DONTWAIT);
+			zmq_recv(sock, skip, sizeof(skip), ZMQ_DONTWAIT);
+		}
+		if (up) {
+			c->up_heard_ms = mc_now_ms();
+			if (n == 0) {
+				if (m >= 0 && m < (int)sizeof(body)) {
+					body[m] = '\0';
+					uplink_control(c, body);
+				}
+				continue;
+			}
+			client[0] = MC_CTL_UPLINK_TAG;
+			n++;
 		}
 		if (m < 0 || m >= (int)sizeof(body)) {
 			ctl_reply_error(c, client, (size_t)n, "request too large");
@@ -1263,6 +1323,21 @@ static int tick(struct ctl *c)
 	unsigned started = 0, live = 0, ready = 0, held = 0;
 	int congested = host_congested(c);
 
+	if (c->cfg->uplink) { /* a host daemon: heartbeats both ways */
+		if (now - c->up_sent_ms >= (int64_t)c->cfg->hb_ms) {
+			uplink_send(c, json_pack("{s:s}", "type", "hb"));
+			c->up_sent_ms = now;
+		}
+		if (!c->shutting_down && now - c->up_heard_ms > (int64_t)c->cfg->up_timeout_ms) {
+			mc_warn("controller: nothing from the cluster controller for %lld ms: "
+			        "ending this host",
+			        (long long)(now - c->up_heard_ms));
+			begin_shutdown(c);
+		}
+		if (c->up_sent_ms + (int64_t)c->cfg->hb_ms < next)
+			next = c->up_sent_ms + (int64_t)c->cfg->hb_ms;
+	}
+
 	while (!c->shutting_down && c->next_start < c->n && c->booting < c->cfg->parallel &&
 	       started < SPAWN_PER_TICK) {
 		if (memory_low(c)) {
@@ -1434,6 +1509,8 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		snprintf(why, whylen, "network namespace %s: %s", cfg->netns, strerror(-fd));
 		return -1;
 	}
+	if (cfg->in_ns && cfg->in_ns(cfg->in_ns_arg, why, whylen) < 0)
+		return -1;
 	c->zctx = zmq_ctx_new();
 	zmq_ctx_set(c->zctx, ZMQ_MAX_SOCKETS, 65536);
 	c->zguest = zmq_socket(c->zctx, ZMQ_ROUTER);
@@ -1477,6 +1554,11 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		zmq_getsockopt(c->zcli, ZMQ_FD, &fd, &sz);
 		ev.data.u64 = EP_TAG(EP_ZCLI, 0);
 		epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+		if (cfg->uplink) {
+			zmq_getsockopt(cfg->uplink, ZMQ_FD, &fd, &sz);
+			ev.data.u64 = EP_TAG(EP_ZUP, 0);
+			epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+		}
 	}
 	return 0;
 }
@@ -1517,6 +1599,7 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	}
 	mc_trace_open(); /* guest events, when the run traces (MC_TRACE=1) */
 	c->started_ms = mc_now_ms();
+	c->up_heard_ms = c->started_ms;
 	c->g = calloc(cfg->n, sizeof(*c->g));
 	c->sendbuf = malloc(MC_PROTO_MAX_MSG);
 	if (!c->g || !c->sendbuf) {
@@ -1528,13 +1611,14 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 		struct guest *g = &c->g[i];
 
 		g->index = i;
+		g->gindex = cfg->first + i;
 		g->ctl = c;
 		g->tap_fd = -1;
 		g->state = MC_VM_DEFINED;
-		snprintf(g->name, sizeof(g->name), "g%04u", i);
-		g->addr = mc_net_guest_addr(i);
+		snprintf(g->name, sizeof(g->name), "g%04u", g->gindex);
+		g->addr = mc_net_guest_addr(g->gindex);
 		mc_net_ntoa(g->addr, g->ip);
-		mc_net_guest_mac(i, g->mac);
+		mc_net_guest_mac(g->gindex, g->mac);
 		snprintf(g->dir, sizeof(g->dir), "%s/guests/%s", cfg->dir, g->name);
 	}
 	if (setup(c, why, sizeof(why)) < 0)
@@ -1550,6 +1634,9 @@ report:
 			mc_debug("controller: ready pipe: %s", strerror(errno));
 		close(ready_fd);
 	}
+	if (cfg->uplink) /* a host daemon: the cluster controller waits for this */
+		uplink_send(c, rc ? json_pack("{s:s, s:s}", "type", "error", "error", why)
+		                  : json_pack("{s:s}", "type", "started"));
 	if (rc) {
 		mc_err("controller: setup failed: %s", why);
 		goto out;
@@ -1560,7 +1647,9 @@ report:
 		struct epoll_event evs[64];
 		int timeout, n;
 
-		drain_cli(c);
+		drain_requests(c, c->zcli);
+		if (cfg->uplink)
+			drain_requests(c, cfg->uplink);
 		drain_guests(c);
 		timeout = tick(c);
 		if (c->done)

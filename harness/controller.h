@@ -3,6 +3,7 @@
 #define MC_CONTROLLER_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Everything the controller needs, resolved by `microcosm up` before it starts. */
@@ -38,6 +39,15 @@ struct mc_ctl_config {
 	char cache_dir[PATH_MAX];  /* where measured guest costs are kept */
 	char cost_key[96];         /* which kind of guest this cluster measures */
 	double cost_mib;           /* per-guest memory admission assumed, MiB */
+	/* One host of many (docs/hosts.md): set by the host daemon, zero when alone. */
+	int host_index;         /* this host's number, 0.. (with uplink only) */
+	unsigned first;         /* the global index of this host's first guest (names, addresses) */
+	void *uplink;           /* ZeroMQ DEALER to the cluster controller (the daemon owns it) */
+	uint64_t up_timeout_ms; /* silence from the cluster controller that ends this host */
+	/* Called inside the fleet namespace right after it is made (the overlay); < 0 fails
+	 * the setup with why. */
+	int (*in_ns)(void *arg, char *why, size_t whylen);
+	void *in_ns_arg;
 };
 
 /*
@@ -49,6 +59,10 @@ struct mc_ctl_config {
  * including cfg->dir. Returns 0, or 1 when setup failed.
  */
 int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd);
+
+/* Client routing ids of requests the cluster controller forwards over the uplink start
+ * with this byte (ZeroMQ's own ids start with 0). */
+#define MC_CTL_UPLINK_TAG 0x01
 
 /* Paths inside a cluster's state directory. */
 #define MC_CTL_SOCK "ctl.sock"

@@ -139,7 +139,7 @@ static void ck_saved(struct ctl *c, struct guest *g)
 	k->disk_bytes = file_size(disk);
 	snprintf(meta, sizeof(meta), "%s/checkpoint.json", k->dir);
 	j = json_pack("{s:i, s:s, s:i, s:b, s:I, s:I, s:I}", "version", 1, "guest", g->name,
-	              "index", (int)g->index, "from_template", g->from_template, "t_ms",
+	              "index", (int)g->gindex, "from_template", g->from_template, "t_ms",
 	              (json_int_t)mc_wall_ms(), "mem_mib", (json_int_t)c->cfg->mem_mib, "boot_id",
 	              (json_int_t)g->boot_id);
 	snprintf(tmp, sizeof(tmp), "%s/checkpoint.json.tmp", k->dir);

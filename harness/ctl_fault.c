@@ -348,7 +348,7 @@ static int partition(struct ctl *c, struct job *j, const struct mc_target *t, ui
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 
-		if (!mc_target_match(t, g->name, g->index))
+		if (!mc_target_match(t, g->name, g->gindex))
 			continue;
 		j->pending++;
 		result(c, j, g, err, err ? "installing the partition's routing rules" : NULL, NULL);

@@ -22,6 +22,7 @@
 #define EP_ZCLI           3ull
 #define EP_QMP            4ull /* a guest's QEMU */
 #define EP_MIG            5ull /* the QEMU a guest is migrating to */
+#define EP_ZUP            6ull /* the uplink to the cluster controller (a host daemon) */
 #define EP_TAG(type, idx) (((type) << 32) | (uint64_t)(idx))
 
 struct job;
@@ -47,7 +48,8 @@ struct job {
 
 struct guest {
 	char name[32];
-	unsigned index;
+	unsigned index;  /* in this controller's table (taps, epoll tags) */
+	unsigned gindex; /* in the cluster: name, address, targets (index + cfg->first) */
 	uint32_t addr;
 	char ip[16];
 	char mac[18];
@@ -114,11 +116,12 @@ struct ctl {
 	int64_t calm_since_ms;                  /* when the host last stopped being saturated */
 	int64_t held_logged_ms;                 /* last "holding heartbeat failures" message */
 	uint64_t mem_avail_mib;                 /* that reading */
-	struct ctl_fault *faults; /* faults in force with a revert due (ctl_fault.c) */
-	int partitioned;          /* a partition's routing rules are installed */
-	struct {                  /* idle-cost measurement of live guests */
-		int64_t next_ms;  /* when to start the next one */
-		int64_t t0_ms;    /* start of the running one, 0 = none */
+	struct ctl_fault *faults;        /* faults in force with a revert due (ctl_fault.c) */
+	int partitioned;                 /* a partition's routing rules are installed */
+	int64_t up_sent_ms, up_heard_ms; /* uplink heartbeats: last sent, last heard */
+	struct {                         /* idle-cost measurement of live guests */
+		int64_t next_ms;         /* when to start the next one */
+		int64_t t0_ms;           /* start of the running one, 0 = none */
 		int n;
 		unsigned idx[64];
 		long long ticks[64];

@@ -39,6 +39,8 @@ static const struct {
          "compare two runs' metrics; exit 1 on a regression (CI)"},
         {"simulate", cmd_simulate, mc_simulate_usage,
          "predict policies' outcomes at any size (discrete-event)"},
+        {"daemon", cmd_daemon, mc_daemon_usage,
+         "a host daemon of a cluster across hosts (microcosmd; started by up --hosts)"},
 };
 
 static void usage(FILE *fp)
@@ -59,6 +61,9 @@ int main(int argc, char **argv)
 		mc_log_setup(MC_LOG_INFO, NULL);
 		return cmd_rsh(argc, argv);
 	}
+	/* The host daemon: `microcosmd …` is `microcosm daemon …`. */
+	if (strcmp(base, "microcosmd") == 0)
+		return cmd_daemon(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

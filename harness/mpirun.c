@@ -26,11 +26,12 @@
 #include "client.h"
 #include "util.h"
 
-#define CONTROLLER_ADDR "10.77.0.1"
-#define KILL_GRACE_MS   10000 /* SIGTERM to mpiexec -> SIGKILL of its process group */
-#define DRAIN_MS        2000  /* stderr read after mpiexec exited */
-#define WATCH_MS        2000  /* how often the job's guests are checked */
-#define REAP_MS         7000  /* leftover launchers: SIGTERM -> SIGKILL */
+#define CONTROLLER_ADDR  "10.77.0.1"
+#define OVERLAY_CTL_ADDR "10.76.0.1" /* MC_NET_OVERLAY_CTL: docs/hosts.md */
+#define KILL_GRACE_MS    10000       /* SIGTERM to mpiexec -> SIGKILL of its process group */
+#define DRAIN_MS         2000        /* stderr read after mpiexec exited */
+#define WATCH_MS         2000        /* how often the job's guests are checked */
+#define REAP_MS          7000        /* leftover launchers: SIGTERM -> SIGKILL */
 
 struct host {
 	char name[32];
@@ -52,6 +53,11 @@ static void on_signal(int sig)
 {
 	got_signal = sig;
 }
+
+/* Whether the cluster spans many hosts (its guests name their host): mpiexec then listens
+ * on the cluster controller's overlay address instead of 10.77.0.1, which is every host's
+ * own daemon. */
+static int many_hosts;
 
 /* Ready guests matching the target set, in index order. Caller frees *out. */
 static int ready_guests(const struct mc_common_opts *c, const char *hosts, struct host **out,
@@ -110,6 +116,8 @@ static int ready_guests(const struct mc_common_opts *c, const char *hosts, struc
 		snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s", name);
 		snprintf((*out)[*n].ip, sizeof((*out)[*n].ip), "%s", ip);
 		(*n)++;
+		if (json_object_get(g, "host"))
+			many_hosts = 1;
 	}
 	json_decref(reply);
 	return 0;
@@ -578,7 +586,7 @@ int mc_mpirun(const struct mc_mpirun_spec *s, struct mc_mpirun_result *res)
 		                 "-launcher-exec",
 		                 rsh,
 		                 "-localhost",
-		                 CONTROLLER_ADDR,
+		                 many_hosts ? OVERLAY_CTL_ADDR : CONTROLLER_ADDR,
 		                 "-genvnone",
 		                 "-print-all-exitcodes",
 		                 "-wdir",

@@ -2,19 +2,24 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -310,4 +315,135 @@ int mc_net_partition(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
 		if ((r = part_rule(b[i], PART_TABLE_B, on)) < 0 && (on || r != -ENOENT) && !err)
 			err = r;
 	return err;
+}
+
+/* ---- the overlay between hosts: a VXLAN device in the fleet namespace ---- */
+
+int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, int fleet_fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+	struct nlattr *info, *data;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	/* The guests' 1500 bytes cross whole: the underlay fragments the outer packets. */
+	mnl_attr_put_u32(nlh, IFLA_MTU, 1500);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)fleet_fd);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_LOCAL, htonl(local));
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(MC_NET_VXLAN_PORT));
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 1);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return nl_talk(nlh);
+}
+
+int mc_net_overlay_up(const char *ifname, uint32_t addr)
+{
+	unsigned ifindex = if_nametoindex(ifname);
+	int err;
+
+	if (!ifindex)
+		return -errno;
+	if ((err = addr_add(ifindex, addr, MC_NET_OVERLAY_PREFIX)) < 0)
+		return err;
+	return link_up(ifindex);
+}
+
+int mc_net_fdb_peer(const char *ifname, uint32_t peer)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	static const unsigned char zero[6];
+	unsigned ifindex = if_nametoindex(ifname);
+	struct ndmsg *ndm;
+
+	if (!ifindex)
+		return -errno;
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = AF_BRIDGE;
+	ndm->ndm_ifindex = (int)ifindex;
+	ndm->ndm_state = NUD_PERMANENT | NUD_NOARP;
+	ndm->ndm_flags = NTF_SELF;
+	mnl_attr_put(nlh, NDA_LLADDR, sizeof(zero), zero);
+	mnl_attr_put_u32(nlh, NDA_DST, htonl(peer));
+	return nl_talk(nlh);
+}
+
+int mc_net_route_via(const char *ifname, uint32_t dst, uint32_t gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	unsigned ifindex = if_nametoindex(ifname);
+	struct rtmsg *rtm;
+
+	if (!ifindex)
+		return -errno;
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = 32;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_DST, htonl(dst));
+	mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return nl_talk(nlh);
+}
+
+int mc_net_source_for(uint32_t dst, uint32_t *src)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(9)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	a.sin_addr.s_addr = htonl(dst);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		err = -errno;
+	else
+		*src = ntohl(a.sin_addr.s_addr);
+	close(fd);
+	return err;
+}
+
+int mc_net_ns_name(char *buf, size_t cap)
+{
+	struct stat self, st;
+	char path[300];
+	struct dirent *de;
+	DIR *d;
+	int found = -ENOENT;
+
+	if (stat("/proc/self/ns/net", &self) < 0)
+		return -errno;
+	if (!(d = opendir("/run/netns")))
+		return -ENOENT;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		if (stat(path, &st) == 0 && st.st_ino == self.st_ino && st.st_dev == self.st_dev) {
+			snprintf(buf, cap, "%s", de->d_name);
+			found = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
 }

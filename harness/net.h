@@ -75,4 +75,39 @@ int mc_net_route_to(const char *ifname, uint32_t guest_addr);
  */
 int mc_net_partition(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, int on);
 
+/*
+ * Many hosts (a cluster of host daemons, docs/hosts.md): every host's fleet namespace, and the
+ * controller's, has a VXLAN device MC_NET_OVERLAY_IF on one overlay subnet (10.76.0.0/16: the
+ * controller 10.76.0.1, host k 10.76.0.(k+2)) whose UDP socket stays in the host's own network
+ * namespace; a guest on another host is a /32 route via that host's overlay address. Guests
+ * keep 10.77.0.1 as their own host's daemon; they reach the controller (mpiexec) at
+ * MC_NET_OVERLAY_CTL through their default route.
+ */
+#define MC_NET_OVERLAY_IF     "mcvx0"
+#define MC_NET_OVERLAY_BASE   0x0a4c0000u /* 10.76.0.0 */
+#define MC_NET_OVERLAY_PREFIX 16
+#define MC_NET_OVERLAY_CTL    (MC_NET_OVERLAY_BASE + 1)
+#define MC_NET_VXLAN_PORT     4789
+#define MC_NET_VXLAN_VNI      7677
+
+/* Host k's overlay address. */
+static inline uint32_t mc_net_overlay_host(unsigned k)
+{
+	return MC_NET_OVERLAY_BASE + 2 + k;
+}
+
+/* Creates VXLAN device ifname (network identifier vni, UDP socket bound to local in the
+ * calling thread's namespace) inside the namespace open at fleet_fd. Returns 0 or -errno. */
+int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, int fleet_fd);
+/* Gives ifname its overlay address (/16) and brings it up. Returns 0 or -errno. */
+int mc_net_overlay_up(const char *ifname, uint32_t addr);
+/* Floods ifname's unknown destinations (ARP among them) also to underlay address peer. */
+int mc_net_fdb_peer(const char *ifname, uint32_t peer);
+/* A /32 route to dst via gw on ifname (replacing one there). Returns 0 or -errno. */
+int mc_net_route_via(const char *ifname, uint32_t dst, uint32_t gw);
+/* The local address the calling thread's namespace would send to dst from. */
+int mc_net_source_for(uint32_t dst, uint32_t *src);
+/* The name under /run/netns of the calling thread's namespace; -ENOENT when it has none. */
+int mc_net_ns_name(char *buf, size_t cap);
+
 #endif

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# it_hosts.sh — one cluster across 3 emulated hosts (network namespaces, each with its own
+# address on a veth link; scripts/netns-hosts.sh): `up --hosts` starts a host daemon on each
+# through Hydra's launcher, spreads 6 guests over them, guests on different hosts reach each
+# other over the VXLAN overlay and run one MPI allreduce; a fault goes to the right host; a
+# killed host daemon is detected within the heartbeat timeout and recorded, its host cleans
+# up after it, the other hosts go on; `down` leaves nothing on any host.
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/lib.sh"
+root="$(cd "$here/../.." && pwd)"
+nsh="$root/scripts/netns-hosts.sh"
+H="ith$(($$ % 100000))"
+SUB="192.168.$((150 + $$ % 50))"
+on_exit() {
+	local rc=$?
+	"$MC" down >/dev/null 2>&1 || true
+	"$nsh" down "$H" >/dev/null 2>&1 || true
+	(exit $rc)
+	cleanup
+}
+trap on_exit EXIT
+
+read -r hostfile listen < <("$nsh" up "$H" 3 "$SUB") || fail "netns-hosts.sh up failed"
+log "3 namespace hosts $H-1..3 on $SUB.0/24"
+up 6 --hosts "$hostfile" --launcher-exec "$nsh" --listen "$listen"
+"$MC" ls --json >"$MC_STATE_DIR/ls.json"
+python3 - "$MC_STATE_DIR/ls.json" "$H" <<'PY' || fail "placement or view wrong"
+import json, sys
+st, h = json.load(open(sys.argv[1])), sys.argv[2]
+gs = st["guests"]
+assert [g["name"] for g in gs] == ["g%04d" % i for i in range(6)], gs
+assert all(g["state"] == "ready" for g in gs), [(g["name"], g["state"]) for g in gs]
+assert [g["host"] for g in gs] == [f"{h}-{k}" for k in (1, 1, 2, 2, 3, 3)], gs
+assert [x["state"] for x in st["hosts"]] == ["up"] * 3, st["hosts"]
+assert st["counts"]["ready"] == 6, st["counts"]
+PY
+
+log "exec on every guest, and across hosts over the overlay"
+out=$("$MC" exec all -- uname -n) || fail "exec all failed"
+[ "$(echo "$out" | grep -c '^g000[0-5]: g000[0-5]$')" = 6 ] || fail "exec all: $out"
+"$MC" exec g0000 -- ping -c 3 -W 5 10.77.0.7 >/dev/null ||
+	fail "g0000 ($H-1) cannot reach g0005 ($H-3)"
+
+log "one MPI allreduce across the 3 hosts"
+"$MC" mpirun -t 300s -n 6 -- mc-allreduce --sizes 8,64K --iters 10 >"$MC_STATE_DIR/ar.out" ||
+	fail "mpirun mc-allreduce across hosts failed"
+python3 - "$MC_STATE_DIR/ar.out" <<'PY' || fail "allreduce output wrong"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+rows = [r for r in rows if r.get("workload") == "allreduce" and "bytes" in r]
+assert len(rows) == 2 and all(r["ranks"] == 6 for r in rows), rows
+PY
+
+log "a fault on a guest of $H-2 goes to its host"
+"$MC" fault g0003 crash >/dev/null || fail "fault g0003 crash failed"
+wait_state g0003 failed 30 >/dev/null
+grep -q "\"guest\":\"g0003\".*\"state\":\"failed\".*\"host\":\"$H-2\"" \
+	"$MC_STATE_DIR/$MC_CLUSTER/events.jsonl" || fail "the crash of g0003 is not in the events"
+
+log "kill the host daemon of $H-3"
+dpid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hosts"][2]["daemon_pid"])' \
+	"$MC_STATE_DIR/ls.json")
+[ -d "/proc/$dpid" ] || fail "no daemon pid $dpid for $H-3"
+t0=$(date +%s%3N)
+kill -KILL "$dpid"
+while [ "$(state_of g0004)" != failed ] || [ "$(state_of g0005)" != failed ]; do
+	[ $(($(date +%s%3N) - t0)) -lt 30000 ] || fail "$H-3's guests not failed 30 s after its daemon died"
+	sleep 0.2
+done
+detect=$(($(date +%s%3N) - t0))
+log "host $H-3 lost after ${detect} ms (heartbeat timeout 10 s)"
+[ "$detect" -le 15000 ] || fail "detection took $detect ms, more than the 10 s timeout + 5 s"
+"$MC" ls | grep -q "g0005 .*host $H-3 lost" || fail "ls does not say why g0005 failed"
+grep -q "\"host\":\"$H-3\",\"host_state\":\"lost\"" "$MC_STATE_DIR/$MC_CLUSTER/events.jsonl" ||
+	fail "the lost host is not in the events"
+for g in g0004 g0005; do
+	grep -q "\"guest\":\"$g\".*\"state\":\"failed\",.*host $H-3 lost" \
+		"$MC_STATE_DIR/$MC_CLUSTER/events.jsonl" || fail "$g's failure is not in the events"
+done
+for i in $(seq 50); do # its watchdog removes what the daemon made on that host
+	[ -e "/run/netns/microcosm-$MC_CLUSTER-$H-3" ] || [ -n "$(ip netns pids "$H-3")" ] || break
+	sleep 0.2
+done
+[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-3" ] || fail "$H-3's fleet namespace is left"
+[ -z "$(ip netns pids "$H-3")" ] || fail "processes left on $H-3: $(ip netns pids "$H-3" | tr '\n' ' ')"
+[ ! -e "$MC_STATE_DIR/$MC_CLUSTER/hosts/$H-3" ] || fail "$H-3's state directory is left"
+
+log "the other hosts go on"
+"$MC" exec g0000,g0002 -- true || fail "exec on the surviving hosts failed"
+out=$("$MC" exec g0004 -- true 2>&1) && fail "exec on a lost host's guest succeeded"
+echo "$out" | grep -q "host $H-3 lost" || fail "exec on a lost guest does not say why: $out"
+
+log "down leaves nothing on any host"
+"$MC" down >/dev/null || fail "down failed"
+for k in 1 2 3; do
+	[ -z "$(ip netns pids "$H-$k")" ] || fail "processes left on $H-$k after down"
+	[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-$k" ] || fail "fleet namespace of $H-$k left"
+done
+leftovers || fail "the cluster left something behind"
+log "ok"
