@@ -279,7 +279,19 @@ int cmd_daemon(int argc, char **argv)
 	}
 	mc_info("microcosmd %s: host %d: guests %lld..%lld, state %s", name, (int)hi,
 	        (long long)first, (long long)(first + n - 1), cfg->dir);
-	rc = mc_controller_run(cfg, -1);
+	rc = mc_controller_run(cfg, -1); /* removes cfg->dir */
+	{ /* and the folders above it, when nothing else is in them (another host's host) */
+		char parent[PATH_MAX];
+		char *slash;
+
+		snprintf(parent, sizeof(parent), "%s", cfg->dir);
+		for (int up_levels = 0; up_levels < 2 && (slash = strrchr(parent, '/'));
+		     up_levels++) {
+			*slash = '\0';
+			if (rmdir(parent) < 0)
+				break;
+		}
+	}
 	send_ctl(up, json_pack("{s:s, s:i}", "type", "bye", "status", rc));
 	{
 		int linger = 2000;

@@ -987,6 +987,73 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 	ctl_job_part_done(c, j);
 }
 
+/* The last max bytes of path (the whole file when shorter); *out is malloc'ed. */
+static int read_tail(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t got;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if ((size_t)st.st_size > max)
+		lseek(fd, st.st_size - (off_t)max, SEEK_SET);
+	else
+		max = (size_t)st.st_size;
+	*out = malloc(max ? max : 1);
+	got = *out ? read(fd, *out, max) : -1;
+	close(fd);
+	if (got < 0) {
+		free(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	*len = (size_t)got;
+	return 0;
+}
+
+#define LOG_TAIL_MAX (4u << 20)
+
+static void logs_one(struct ctl *c, struct job *j, struct guest *g, void *arg)
+{
+	struct ctl_guest_paths p;
+	const char *names[2] = {"console.log", "qemu.log"};
+	const char *paths[2];
+
+	(void)arg;
+	ctl_guest_paths(g, &p);
+	paths[0] = p.console;
+	paths[1] = p.log;
+	for (int k = 0; k < 2; k++) {
+		char *data;
+		size_t len;
+		int r = read_tail(paths[k], LOG_TAIL_MAX, &data, &len);
+
+		ctl_job_send(c, j,
+		             r < 0 ? json_pack("{s:s, s:s, s:s, s:s}", "type", "result", "guest",
+		                               g->name, "file", names[k], "error", strerror(-r))
+		                   : json_pack("{s:s, s:s, s:s, s:I}", "type", "result", "guest",
+		                               g->name, "file", names[k], "bytes", (json_int_t)len),
+		             r < 0 ? NULL : (data ? data : ""), len);
+		free(data);
+	}
+	ctl_job_part_done(c, j);
+}
+
+/* {"op":"logs","target":T}: every guest's console and QEMU logs (the last 4 MiB of each),
+ * a result per guest and file with the bytes in its data frame: a run directory gets them
+ * the same way from one host or many. */
+static void req_logs(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
+{
+	ctl_for_target(c, req, "logs", client, len, logs_one, NULL);
+}
+
 static void begin_shutdown(struct ctl *c);
 
 /* A message from the cluster controller to this host itself (first frame empty). */
@@ -1064,6 +1131,8 @@ static void drain_requests(struct ctl *c, void *sock)
 			ctl_req_checkpoint(c, req, op, client, (size_t)n);
 		else if (strcmp(op, "revive") == 0)
 			ctl_req_revive(c, req, client, (size_t)n);
+		else if (strcmp(op, "logs") == 0)
+			req_logs(c, req, client, (size_t)n);
 		else if (strcmp(op, "migrate") == 0)
 			ctl_req_migrate(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)

@@ -62,6 +62,10 @@ const char mc_run_usage[] =
         "      --trace            LTTng traces of the harness, the guests and the MPI ranks\n"
         "                         in the run directory's trace/ (as tracing: {enabled: true})\n"
         "  -n, --dry-run          check the file and print the resolved spec; start nothing\n"
+        "      --hosts FILE|slurm the cluster across many hosts (microcosm up --hosts;\n"
+        "                         inside a Slurm allocation of 2+ nodes: slurm by default)\n"
+        "      --launcher-exec P  with a host FILE: Hydra's launcher (microcosm up)\n"
+        "      --listen ADDR      the address host daemons connect to (microcosm up)\n"
         "  -c, --cluster NAME     cluster name (default run<pid>)\n"
         "      --state-dir DIR    state root\n"
         "  -h, --help             this text\n"
@@ -70,12 +74,15 @@ const char mc_run_usage[] =
 
 int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
 {
-	enum { OPT_SEED = 400, OPT_KEEP, OPT_STATE, OPT_TRACE };
+	enum { OPT_SEED = 400, OPT_KEEP, OPT_STATE, OPT_TRACE, OPT_HOSTS, OPT_LEXEC, OPT_LISTEN };
 	static const struct option lo[] = {
 	        {"results", required_argument, NULL, 'r'},
 	        {"seed", required_argument, NULL, OPT_SEED},
 	        {"keep", no_argument, NULL, OPT_KEEP},
 	        {"trace", no_argument, NULL, OPT_TRACE},
+	        {"hosts", required_argument, NULL, OPT_HOSTS},
+	        {"launcher-exec", required_argument, NULL, OPT_LEXEC},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
 	        {"dry-run", no_argument, NULL, 'n'},
 	        {"cluster", required_argument, NULL, 'c'},
 	        {"state-dir", required_argument, NULL, OPT_STATE},
@@ -111,6 +118,25 @@ int mc_cli_parse_run(int argc, char **argv, struct mc_run_opts *o)
 			break;
 		case OPT_TRACE:
 			o->trace = 1;
+			break;
+		case OPT_HOSTS: /* checked by up; made absolute for it */
+			if (strcmp(optarg, "slurm") && !realpath(optarg, o->hosts)) {
+				fprintf(stderr, "microcosm run: --hosts '%s': %s\n", optarg,
+				        strerror(errno));
+				return -EINVAL;
+			}
+			if (!strcmp(optarg, "slurm"))
+				snprintf(o->hosts, sizeof(o->hosts), "slurm");
+			break;
+		case OPT_LEXEC:
+			if (!realpath(optarg, o->launcher_exec)) {
+				fprintf(stderr, "microcosm run: --launcher-exec '%s': %s\n", optarg,
+				        strerror(errno));
+				return -EINVAL;
+			}
+			break;
+		case OPT_LISTEN:
+			snprintf(o->listen, sizeof(o->listen), "%s", optarg);
 			break;
 		case 'n':
 			o->dry_run = 1;
@@ -718,12 +744,25 @@ static void copy_file(const char *from, const char *to)
 	free(text);
 }
 
-/* guests.json and each guest's console and QEMU logs, before the cluster goes. */
+/* A guest name as the controller gives them ("g" and digits): safe as a directory name. */
+static int guest_name_ok(const char *s)
+{
+	if (s[0] != 'g' || !s[1] || strlen(s) > 16)
+		return 0;
+	for (s++; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* guests.json and each guest's console and QEMU logs, before the cluster goes: the logs come
+ * from the controller (from every host of a cluster across hosts), and a cluster across hosts
+ * also leaves its launcher's and host daemons' output (hosts.log). */
 static void collect_guests(const struct mc_run_opts *o, const char *rundir)
 {
 	struct mc_client *cl;
 	json_t *reply = NULL, *g;
-	char err[256], cdir[PATH_MAX], from[PATH_MAX + 64], to[PATH_MAX + 64];
+	char err[256], cdir[PATH_MAX], to[PATH_MAX + 64];
 	size_t i;
 
 	cl = mc_client_connect(&o->c, err, sizeof(err));
@@ -731,26 +770,52 @@ static void collect_guests(const struct mc_run_opts *o, const char *rundir)
 		return;
 	if (mc_client_call(cl, json_pack("{s:s}", "op", "ls"), 30000, &reply) == 0 && reply) {
 		write_json(rundir, "guests.json", json_object_get(reply, "guests"));
-		mc_cluster_dir(&o->c, cdir, sizeof(cdir));
 		json_array_foreach(json_object_get(reply, "guests"), i, g)
 		{
 			const char *name = json_string_value(json_object_get(g, "name"));
-			static const char *const logs[] = {"console.log", "qemu.log"};
 
-			if (!name)
+			if (!name || !guest_name_ok(name))
 				continue;
 			snprintf(to, sizeof(to), "%s/guests/%s", rundir, name);
 			mc_mkdir_p(to, 0755);
-			for (size_t k = 0; k < 2; k++) {
-				snprintf(from, sizeof(from), "%s/guests/%s/%s", cdir, name,
-				         logs[k]);
-				snprintf(to, sizeof(to), "%s/guests/%s/%s", rundir, name, logs[k]);
-				copy_file(from, to);
-			}
 		}
 	}
 	json_decref(reply);
+	if (mc_client_send(cl, json_pack("{s:s, s:s}", "op", "logs", "target", "all")) == 0) {
+		for (;;) {
+			json_t *m = NULL;
+			char *data = NULL;
+			size_t len = 0;
+			const char *type, *name, *file;
+			int more;
+
+			if (mc_client_recv(cl, 60000, &m, &data, &len) < 0)
+				break;
+			type = json_string_value(json_object_get(m, "type"));
+			name = json_string_value(json_object_get(m, "guest"));
+			file = json_string_value(json_object_get(m, "file"));
+			more = type && strcmp(type, "result") == 0;
+			if (more && name && file && data && guest_name_ok(name) &&
+			    (!strcmp(file, "console.log") || !strcmp(file, "qemu.log"))) {
+				snprintf(to, sizeof(to), "%s/guests/%s/%s", rundir, name, file);
+				mc_write_file_atomic(to, data, len, 0644);
+			}
+			free(data);
+			json_decref(m);
+			if (!more)
+				break;
+		}
+	}
 	mc_client_destroy(&cl);
+	mc_cluster_dir(&o->c, cdir, sizeof(cdir));
+	{
+		char from[PATH_MAX + 32];
+
+		snprintf(from, sizeof(from), "%s/hosts.log", cdir);
+		snprintf(to, sizeof(to), "%s/hosts.log", rundir);
+		if (access(from, R_OK) == 0)
+			copy_file(from, to);
+	}
 }
 
 /* results.collect: sync the guests that still run, then copy the files from every guest's
@@ -1087,7 +1152,7 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 	snprintf(hbt, sizeof(hbt), "%llums", (unsigned long long)e->cluster.heartbeat_timeout_ms);
 	snprintf(tbs, sizeof(tbs), "%u", e->cluster.tb_mib);
 	{
-		char *argv[32];
+		char *argv[48];
 		int n = 0;
 
 		argv[n++] = "microcosm";
@@ -1127,6 +1192,18 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		if (e->cluster.share[0]) {
 			argv[n++] = "--share";
 			argv[n++] = (char *)e->cluster.share;
+		}
+		if (o->hosts[0]) {
+			argv[n++] = "--hosts";
+			argv[n++] = (char *)o->hosts;
+		}
+		if (o->launcher_exec[0]) {
+			argv[n++] = "--launcher-exec";
+			argv[n++] = (char *)o->launcher_exec;
+		}
+		if (o->listen[0]) {
+			argv[n++] = "--listen";
+			argv[n++] = (char *)o->listen;
 		}
 		argv[n++] = "--events";
 		argv[n++] = events;

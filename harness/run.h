@@ -19,6 +19,9 @@ struct mc_run_opts {
 	int dry_run; /* --dry-run: check the file and print the resolved spec, start nothing */
 	int trace;   /* --trace: LTTng traces in the run directory (as tracing.enabled) */
 	int cluster_given;
+	char hosts[PATH_MAX];         /* --hosts: passed to `up` ("" = up's default) */
+	char launcher_exec[PATH_MAX]; /* --launcher-exec: passed to `up` */
+	char listen[64];              /* --listen: passed to `up` */
 };
 
 extern const char mc_run_usage[];

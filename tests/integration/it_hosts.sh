@@ -14,6 +14,7 @@ SUB="192.168.$((150 + $$ % 50))"
 on_exit() {
 	local rc=$?
 	"$MC" down >/dev/null 2>&1 || true
+	"$MC" down -c "${MC_CLUSTER}r" >/dev/null 2>&1 || true
 	"$nsh" down "$H" >/dev/null 2>&1 || true
 	(exit $rc)
 	cleanup
@@ -97,4 +98,41 @@ for k in 1 2 3; do
 	[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-$k" ] || fail "fleet namespace of $H-$k left"
 done
 leftovers || fail "the cluster left something behind"
+
+log "an experiment across the hosts: one run directory with every host's records"
+cat >"$MC_STATE_DIR/exp.yaml" <<EOF
+name: it-hosts
+seed: 3
+cluster:
+  guests: 3
+workloads:
+  - name: names
+    kind: exec
+    target: all
+    program: uname
+    args: [-n]
+EOF
+"$MC" run -c "${MC_CLUSTER}r" -r "$MC_STATE_DIR/results" --hosts "$hostfile" \
+	--launcher-exec "$nsh" --listen "$listen" "$MC_STATE_DIR/exp.yaml" >"$MC_STATE_DIR/run.out" ||
+	fail "run across hosts failed: $(tail -5 "$MC_STATE_DIR/run.out")"
+rundir=$(tail -n1 "$MC_STATE_DIR/run.out")
+python3 - "$rundir" "$H" <<'PY' || fail "the run directory lacks a host's records"
+import json, os, sys
+d, h = sys.argv[1], sys.argv[2]
+m = json.load(open(f"{d}/manifest.json"))
+assert m["status"] == "finished", m
+ev = [json.loads(l) for l in open(f"{d}/events.jsonl")]
+ready = {e["guest"]: e["host"] for e in ev if e.get("state") == "ready" and "guest" in e}
+assert ready == {"g0000": f"{h}-1", "g0001": f"{h}-2", "g0002": f"{h}-3"}, ready
+gs = json.load(open(f"{d}/guests.json"))
+assert [g["host"] for g in gs] == [f"{h}-{k}" for k in (1, 2, 3)], gs
+for g in ("g0000", "g0001", "g0002"):
+    assert os.path.getsize(f"{d}/guests/{g}/console.log") > 0, g
+    assert os.path.exists(f"{d}/guests/{g}/qemu.log"), g
+assert "microcosmd" in open(f"{d}/hosts.log").read()
+PY
+for k in 1 2 3; do
+	[ -z "$(ip netns pids "$H-$k")" ] || fail "processes left on $H-$k after the run"
+done
+[ ! -e "/run/netns/microcosm-${MC_CLUSTER}r" ] || fail "the run's namespace is left"
 log "ok"
