@@ -246,6 +246,7 @@ int cmd_daemon(int argc, char **argv)
 	/* The configuration is the cluster controller's, made for this host. */
 	cfg->host_index = (int)hi;
 	cfg->first = (unsigned)first;
+	cfg->cluster_n = cfg->n; /* the cluster controller's configuration: the whole cluster */
 	cfg->n = (unsigned)n;
 	cfg->uplink = up;
 	cfg->up_timeout_ms = cfg->hb_timeout_ms > 10000 ? cfg->hb_timeout_ms : 10000;

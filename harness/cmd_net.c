@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "client.h"
 #include "commands.h"
+#include "hosts.h"
 #include "inject.h"
 #include "topology.h"
 
@@ -17,6 +18,7 @@ const char mc_net_usage[] =
         "guests. Keys (as in experiment files):\n"
         "  latency=50us jitter=5us bandwidth=1Gbit loss=0.1% duplicate=0% corrupt=0%\n"
         "  topology.kind=flat|fat-tree topology.rack_size=16 topology.oversubscription=4\n"
+        "  topology.kind=hosts: intra within a host, inter across hosts (docs/hosts.md)\n"
         "  topology.intra.latency=10us topology.inter.latency=100us (any link key)\n"
         "The controller's own traffic is never shaped. --clear removes the emulation.\n";
 
@@ -25,7 +27,7 @@ int cmd_net(int argc, char **argv)
 	struct mc_exec_opts e;
 	struct mc_topology t;
 	json_t *guests;
-	char err[512], nbuf[16];
+	char err[512], nbuf[16], starts[MC_HOSTS_MAX * 8 + 32];
 	char **xargv;
 	int clear = 0, nk = 0, r;
 
@@ -89,6 +91,16 @@ int cmd_net(int argc, char **argv)
 		return 1;
 	}
 	snprintf(nbuf, sizeof(nbuf), "%zu", json_array_size(guests));
+	/* kind hosts: the racks are the hosts the guests are on. */
+	if (!clear && t.by_hosts) {
+		if (mc_hosts_rack_starts(guests, starts, sizeof(starts)) < 0) {
+			fprintf(stderr, "microcosm net: too many hosts for topology kind hosts\n");
+			json_decref(guests);
+			free(xargv);
+			return 2;
+		}
+		xargv[5 + nk++] = starts;
+	}
 	json_decref(guests);
 	xargv[0] = "mc-netem";
 	if (clear) {

@@ -42,6 +42,7 @@ struct mc_ctl_config {
 	/* One host of many (docs/hosts.md): set by the host daemon, zero when alone. */
 	int host_index;         /* this host's number, 0.. (with uplink only) */
 	unsigned first;         /* the global index of this host's first guest (names, addresses) */
+	unsigned cluster_n;     /* guests of the whole cluster (0: n, one host) */
 	void *uplink;           /* ZeroMQ DEALER to the cluster controller (the daemon owns it) */
 	uint64_t up_timeout_ms; /* silence from the cluster controller that ends this host */
 	/* Called inside the fleet namespace right after it is made (the overlay); < 0 fails

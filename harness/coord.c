@@ -439,6 +439,11 @@ static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, 
 			       NULL, 0);
 		else
 			json_decref(names);
+		/* A partition's rules go to every host: each routes its own guests' traffic. */
+		if (strcmp(op, "fault") == 0 &&
+		    !strcmp(json_string_value(json_object_get(req, "kind")) ?: "", "partition"))
+			for (unsigned k = 0; k < c->nh; k++)
+				hit[k] = 1;
 		for (unsigned k = 0; k < c->nh; k++) {
 			if (!hit[k])
 				continue;

@@ -327,22 +327,28 @@ void ctl_fault_cleanup(struct ctl *c)
 static int partition(struct ctl *c, struct job *j, const struct mc_target *t, uint64_t duration_ms,
                      const struct mc_fault_kind *k)
 {
+	/* Both sides over the whole cluster: across hosts, each host's fleet namespace routes
+	 * its own guests' traffic, so every host installs the same rules. */
+	unsigned total = c->cfg->cluster_n ? c->cfg->cluster_n : c->n;
 	struct ctl_fault *f = calloc(1, sizeof(*f));
 	int err;
 
-	if (!f || !(f->side_a = calloc(c->n, sizeof(uint32_t))) ||
-	    !(f->side_b = calloc(c->n, sizeof(uint32_t)))) {
+	if (!f || !(f->side_a = calloc(total, sizeof(uint32_t))) ||
+	    !(f->side_b = calloc(total, sizeof(uint32_t)))) {
 		if (f)
 			free(f->side_a);
 		free(f);
 		return -ENOMEM;
 	}
 	f->kind = k;
-	for (unsigned i = 0; i < c->n; i++) {
-		if (mc_target_match(t, c->g[i].name, c->g[i].index))
-			f->side_a[f->na++] = c->g[i].addr;
+	for (unsigned gi = 0; gi < total; gi++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "g%04u", gi);
+		if (mc_target_match(t, name, gi))
+			f->side_a[f->na++] = mc_net_guest_addr(gi);
 		else
-			f->side_b[f->nb++] = c->g[i].addr;
+			f->side_b[f->nb++] = mc_net_guest_addr(gi);
 	}
 	err = mc_net_partition(f->side_a, f->na, f->side_b, f->nb, 1);
 	for (unsigned i = 0; i < c->n; i++) {
@@ -539,8 +545,9 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 		return;
 	}
 	for (unsigned i = 0; i < c->n; i++)
-		matched += mc_target_match(&t, c->g[i].name, c->g[i].index) != 0;
-	if (!matched) {
+		matched += mc_target_match(&t, c->g[i].name, c->g[i].gindex) != 0;
+	/* Across hosts a partition also goes to the hosts of the other side only. */
+	if (!matched && !(c->cfg->uplink && strcmp(k->name, "partition") == 0)) {
 		ctl_reply_error(c, client, len, "target matches no guest");
 		return;
 	}
@@ -557,7 +564,7 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 		partition(c, j, &t, (uint64_t)dur, k);
 	} else {
 		for (unsigned i = 0; i < c->n; i++)
-			if (mc_target_match(&t, c->g[i].name, c->g[i].index))
+			if (mc_target_match(&t, c->g[i].name, c->g[i].gindex))
 				inject_one(c, j, &c->g[i], k, params, (uint64_t)dur);
 	}
 	ctl_job_part_done(c, j);

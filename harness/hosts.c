@@ -174,3 +174,28 @@ int mc_hosts_place(struct mc_host *h, const unsigned *cap, unsigned nhosts, unsi
 	}
 	return 0;
 }
+
+int mc_hosts_rack_starts(json_t *guests, char *buf, size_t cap)
+{
+	const char *prev = NULL;
+	size_t i, len;
+	json_t *g;
+	int racks = 0;
+
+	len = (size_t)snprintf(buf, cap, "topology.rack_starts=");
+	json_array_foreach(guests, i, g)
+	{
+		const char *h = json_string_value(json_object_get(g, "host"));
+		json_int_t idx = json_integer_value(json_object_get(g, "index"));
+
+		if (i == 0 || (h && (!prev || strcmp(h, prev) != 0))) {
+			if (racks == MC_HOSTS_MAX || len >= cap)
+				return -1;
+			len += (size_t)snprintf(buf + len, cap - len, "%s%lld", racks ? "," : "",
+			                        (long long)(i == 0 ? 0 : idx));
+			racks++;
+		}
+		prev = h;
+	}
+	return len < cap && racks ? racks : -1;
+}

@@ -63,6 +63,11 @@ int mc_hosts_from_json(json_t *a, struct mc_host *h, unsigned *n);
  */
 int mc_hosts_place(struct mc_host *h, const unsigned *cap, unsigned nhosts, unsigned n);
 
+/* The topology key "topology.rack_starts=0,2,4" naming each host's first guest, from an
+ * `ls` guests array in index order (one rack when the guests name no host). Returns the
+ * number of racks, or -1 when it does not fit in buf. */
+int mc_hosts_rack_starts(json_t *guests, char *buf, size_t cap);
+
 /* The cluster controller: runs in the process `microcosm up` forked, instead of
  * mc_controller_run (same contract: ready_fd gets "ok" or "error: ...", everything it made is
  * gone when it returns). */

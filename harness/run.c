@@ -41,6 +41,7 @@
 #include "catalog.h"
 #include "client.h"
 #include "collect.h"
+#include "hosts.h"
 #include "image.h"
 #include "inject.h"
 #include "metrics.h"
@@ -1223,8 +1224,9 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 
 	/* The network. */
 	if (tc.n) {
-		char **argv = calloc(16 + tc.n, sizeof(*argv));
-		int n = 0, out = open_out(rundir, "network.log");
+		char **argv = calloc(17 + tc.n, sizeof(*argv));
+		char starts[MC_HOSTS_MAX * 8 + 32];
+		int n = 0, first_arg, out = open_out(rundir, "network.log");
 		double t0 = now_s();
 
 		snprintf(gbuf, sizeof(gbuf), "%u", e->cluster.guests);
@@ -1239,10 +1241,20 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 		argv[n++] = "mc-netem";
 		argv[n++] = "--guests";
 		argv[n++] = gbuf;
+		first_arg = n;
 		for (unsigned i = 0; i < tc.n; i++)
 			argv[n++] = tc.args[i];
+		if (tc.t.by_hosts) { /* kind hosts: the racks are the hosts the guests are on */
+			json_t *gs = mc_cluster_guests(&o->c, 30000, err, sizeof(err));
+
+			if (gs && mc_hosts_rack_starts(gs, starts, sizeof(starts)) > 0)
+				argv[n++] = starts;
+			json_decref(gs);
+		}
 		argv[n] = NULL;
 		st = wait_child(spawn_self(exe, argv, out, out), 600000, NULL);
+		if (!st) /* for fault bursts: the settings as the guests got them */
+			mc_cluster_save_network(&o->c, argv + first_arg, n - first_arg);
 		free(argv);
 		if (out >= 0)
 			close(out);
@@ -1257,7 +1269,6 @@ int mc_run_experiment(const struct mc_experiment *e, const struct mc_run_opts *o
 			rc = 1;
 			goto finish;
 		}
-		mc_cluster_save_network(&o->c, tc.args, (int)tc.n); /* for fault bursts */
 	}
 
 	if (tracer) {

@@ -44,7 +44,12 @@ static int set_kind(struct mc_topology *t, const char *v, char *err, size_t errl
 		t->kind = MC_TOPOLOGY_FAT_TREE;
 		return 0;
 	}
-	set_err(err, errlen, "kind \"%s\": unknown topology kind (flat or fat-tree)", v);
+	if (!strcmp(v, "hosts")) {
+		t->kind = MC_TOPOLOGY_FAT_TREE;
+		t->by_hosts = 1;
+		return 0;
+	}
+	set_err(err, errlen, "kind \"%s\": unknown topology kind (flat, fat-tree or hosts)", v);
 	return -EINVAL;
 }
 
@@ -61,6 +66,37 @@ static int set_rack_size(struct mc_topology *t, const char *v, char *err, size_t
 		return -EINVAL;
 	}
 	t->rack_size = (unsigned)x;
+	return 0;
+}
+
+static int set_rack_starts(struct mc_topology *t, const char *v, char *err, size_t errlen)
+{
+	unsigned n = 0;
+	const char *p = v;
+
+	while (*p) {
+		unsigned long x;
+		char *end;
+
+		errno = 0;
+		x = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
+		if (!isdigit((unsigned char)*p) || errno || (*end && *end != ',') ||
+		    x >= MC_NET_MAX_GUESTS || n >= MC_TOPOLOGY_MAX_RACKS || (n == 0 && x != 0) ||
+		    (n > 0 && x <= t->rack_start[n - 1])) {
+			set_err(err, errlen,
+			        "rack_starts \"%s\": expected the racks' first guest indices, from "
+			        "0 and increasing, at most %d (e.g. 0,40,80)",
+			        v, MC_TOPOLOGY_MAX_RACKS);
+			return -EINVAL;
+		}
+		t->rack_start[n++] = (unsigned)x;
+		p = *end ? end + 1 : end;
+	}
+	if (!n) {
+		set_err(err, errlen, "rack_starts: empty");
+		return -EINVAL;
+	}
+	t->nracks = n;
 	return 0;
 }
 
@@ -97,6 +133,8 @@ int mc_topology_set(struct mc_topology *t, const char *key, const char *value, c
 		return set_kind(t, v, err, errlen);
 	if (!strcmp(k, "rack_size"))
 		return set_rack_size(t, v, err, errlen);
+	if (!strcmp(k, "rack_starts"))
+		return set_rack_starts(t, v, err, errlen);
 	if (!strcmp(k, "oversubscription"))
 		return set_oversub(t, v, err, errlen);
 	if (!strncmp(k, "intra.", 6)) {
@@ -118,7 +156,8 @@ int mc_topology_set(struct mc_topology *t, const char *key, const char *value, c
 			return mc_link_parse_kv(&t->link, k, v, err, errlen);
 	}
 	set_err(err, errlen,
-	        "unknown topology key \"%s\" (kind, rack_size, oversubscription, intra.*, inter.*, "
+	        "unknown topology key \"%s\" (kind, rack_size, rack_starts, oversubscription, "
+	        "intra.*, inter.*, "
 	        "or a link key: latency, jitter, loss, duplicate, corrupt, reorder, bandwidth, "
 	        "limit)",
 	        key);
@@ -166,7 +205,7 @@ int mc_topology_check(const struct mc_topology *t, char *err, size_t errlen)
 		set_err(err, errlen, "unknown topology kind %d", (int)t->kind);
 		return -EINVAL;
 	}
-	if (!t->rack_size) {
+	if (!t->rack_size && !t->nracks && !t->by_hosts) {
 		set_err(err, errlen, "fat-tree needs rack_size (guests per rack)");
 		return -EINVAL;
 	}
@@ -192,7 +231,12 @@ char *mc_topology_format(const struct mc_topology *t, char *buf, size_t len)
 	char a[256], b[256];
 
 	mc_topology_links(t, &intra, &inter);
-	if (t->kind == MC_TOPOLOGY_FAT_TREE)
+	if (t->kind == MC_TOPOLOGY_FAT_TREE && (t->by_hosts || t->nracks))
+		snprintf(buf, len, "%s (%u racks) oversubscription %g intra [%s] inter [%s]",
+		         t->by_hosts ? "hosts" : "fat-tree", t->nracks ? t->nracks : 1, t->oversub,
+		         mc_link_format(&intra, a, sizeof(a)),
+		         mc_link_format(&inter, b, sizeof(b)));
+	else if (t->kind == MC_TOPOLOGY_FAT_TREE)
 		snprintf(buf, len,
 		         "fat-tree rack_size %u oversubscription %g intra [%s] inter [%s]",
 		         t->rack_size, t->oversub, mc_link_format(&intra, a, sizeof(a)),
@@ -230,13 +274,27 @@ int mc_topology_plan(const struct mc_topology *t, unsigned i, unsigned n,
 	if (rc)
 		return rc;
 	mc_topology_links(t, &intra, &inter);
-	if (t->kind == MC_TOPOLOGY_FAT_TREE) {
+	if (t->kind == MC_TOPOLOGY_FAT_TREE && t->nracks) {
+		unsigned k = 0;
+
+		while (k + 1 < t->nracks && t->rack_start[k + 1] <= i)
+			k++;
+		first = t->rack_start[k];
+		last = k + 1 < t->nracks && t->rack_start[k + 1] - 1 < n - 1
+		               ? t->rack_start[k + 1] - 1
+		               : n - 1;
+	} else if (t->kind == MC_TOPOLOGY_FAT_TREE && t->by_hosts) {
+		set_err(err, errlen,
+		        "topology: kind hosts: its racks are the cluster's hosts, filled in as "
+		        "rack_starts by microcosm net and run");
+		return -EINVAL;
+	} else if (t->kind == MC_TOPOLOGY_FAT_TREE) {
 		first = i / t->rack_size * t->rack_size;
 		last = first + t->rack_size - 1 < n - 1 ? first + t->rack_size - 1 : n - 1;
 	} else {
 		first = last = i; /* no same-rack class */
 	}
-	need = 1 + (last > first ? last - first + 1 : 0);
+	need = 2 + (last > first ? last - first + 1 : 0);
 	if (need > p->src_cap) {
 		uint32_t *s = realloc(p->src, need * sizeof(*s));
 
@@ -249,16 +307,18 @@ int mc_topology_plan(const struct mc_topology *t, unsigned i, unsigned n,
 	}
 	memset(p->classes, 0, sizeof(p->classes));
 	p->dflt = t->kind == MC_TOPOLOGY_FAT_TREE ? inter : intra;
-	/* Class 0: the controller, never emulated (a zero link). */
+	/* Class 0: the controller, never emulated (a zero link): the host's own (10.77.0.1) and,
+	 * across hosts, the cluster controller where mpiexec runs. */
 	p->src[0] = htonl(MC_NET_CTL_ADDR);
+	p->src[1] = htonl(MC_NET_OVERLAY_CTL);
 	p->classes[0].src = p->src;
-	p->classes[0].nsrc = 1;
+	p->classes[0].nsrc = 2;
 	p->nclasses = 1;
 	if (last > first) {
 		for (j = first; j <= last; j++)
-			p->src[1 + j - first] = htonl(mc_net_guest_addr(j));
+			p->src[2 + j - first] = htonl(mc_net_guest_addr(j));
 		p->classes[1].link = intra;
-		p->classes[1].src = p->src + 1;
+		p->classes[1].src = p->src + 2;
 		p->classes[1].nsrc = last - first + 1;
 		p->nclasses = 2;
 	}

@@ -18,11 +18,13 @@
  *   flat       every pair gets `link`.
  *   fat-tree   two levels: guests are grouped into racks of rack_size consecutive
  *              indices (guest i is in rack i / rack_size; the last rack may be
- *              smaller). A pair in one rack gets intra, a pair across racks
- *              gets inter. `link` is the base of both: a field set in intra or
- *              inter overrides it. The inter-rack bandwidth is divided by the
- *              oversubscription factor o: inter.bandwidth / o, or, when
- *              inter.bandwidth is not set, intra's bandwidth / o.
+ *              smaller), or of explicit first indices (rack_starts "0,40,80").
+ *   hosts      a fat-tree whose racks are the hosts of a cluster across hosts
+ *              (docs/hosts.md): intra is within a host, inter across hosts. The
+ *              harness fills rack_starts from the placement (mc_hosts_rack_starts). A pair in one
+ * rack gets intra, a pair across racks gets inter. `link` is the base of both: a field set in intra
+ * or inter overrides it. The inter-rack bandwidth is divided by the oversubscription factor o:
+ * inter.bandwidth / o, or, when inter.bandwidth is not set, intra's bandwidth / o.
  *
  * Traffic from the controller (MC_NET_CTL_ADDR) is never emulated: the
  * harness's own control link (agent messages, heartbeats) must not suffer
@@ -34,6 +36,8 @@
  * uplink or a rack's shared uplinks: o scales each inter-rack flow, it does
  * not model contention between racks.
  */
+
+#define MC_TOPOLOGY_MAX_RACKS 64 /* explicit racks (rack_starts): one per host at most */
 
 enum mc_topology_kind {
 	MC_TOPOLOGY_FLAT = 0,
@@ -50,6 +54,9 @@ struct mc_topology {
 	unsigned inter_set;   /* MC_LINK_F_ bits given for inter */
 	unsigned rack_size;   /* fat-tree: guests per rack, >= 1; 0 = not set */
 	double oversub;       /* fat-tree: oversubscription factor, >= 1 */
+	int by_hosts;         /* kind "hosts": a fat-tree whose racks are the cluster's hosts */
+	unsigned nracks;      /* explicit racks (rack_starts), 0 = none: rack_size applies */
+	unsigned rack_start[MC_TOPOLOGY_MAX_RACKS]; /* first guest index of each, increasing */
 };
 
 /* Flat, no emulation, oversubscription 1, rack size not set. */
@@ -59,8 +66,10 @@ void mc_topology_init(struct mc_topology *t);
  * Sets one field from a "key: value" pair, in any order (the experiment
  * parser's network settings and CLI options call it). Keys, each also
  * accepted with a "topology." prefix except the link keys:
- *   kind               flat | fat-tree
+ *   kind               flat | fat-tree | hosts
  *   rack_size          guests per rack, 1..65534
+ *   rack_starts        explicit racks: their first guest indices, "0,40,80" (from 0,
+ *                      increasing, at most 64)
  *   oversubscription   a number 1..1024, or "4:1"
  *   intra.KEY, inter.KEY
  *                      a link key of mc_link_parse_kv() for that level

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # it_hosts.sh — one cluster across 3 emulated hosts (network namespaces, each with its own
 # address on a veth link; scripts/netns-hosts.sh): `up --hosts` starts a host daemon on each
-# through Hydra's launcher, spreads 6 guests over them, guests on different hosts reach each
-# other over the VXLAN overlay and run one MPI allreduce; a fault goes to the right host; a
-# killed host daemon is detected within the heartbeat timeout and recorded, its host cleans
-# up after it, the other hosts go on; `down` leaves nothing on any host.
+# through Hydra's launcher and spreads 6 guests over them. Guests on different hosts reach
+# each other over the VXLAN overlay and run one MPI allreduce; latency classes within and
+# across hosts; a partition holds across hosts; a fault goes to the right host; a killed host
+# daemon is detected within the heartbeat timeout and recorded, its host cleans up after it,
+# the other hosts go on; `down` leaves nothing on any host; an experiment across the hosts
+# gets every host's records in its run directory.
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 root="$(cd "$here/../.." && pwd)"
@@ -51,6 +53,34 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 rows = [r for r in rows if r.get("workload") == "allreduce" and "bytes" in r]
 assert len(rows) == 2 and all(r["ranks"] == 6 for r in rows), rows
 PY
+
+log "latency classes: 1 ms within a host, 25 ms across hosts (topology.kind=hosts)"
+"$MC" net topology.kind=hosts topology.intra.latency=1ms topology.inter.latency=25ms \
+	>/dev/null || fail "net topology.kind=hosts failed"
+minrtt() { # GUEST ADDR: the smallest of 5 pings, ms
+	"$MC" exec "$1" -- ping -c 5 -i 0.2 -W 3 "$2" |
+		sed -n 's|.*min/avg/max = \([0-9.]*\)/.*|\1|p'
+}
+same=$(minrtt g0000 10.77.0.3)   # g0001, also on $H-1
+across=$(minrtt g0000 10.77.0.5) # g0003, on $H-2
+log "ping within a host ${same} ms, across hosts ${across} ms"
+python3 -c 'import sys; s, a = map(float, sys.argv[1:]); assert 2 <= s < 25 and a >= 50, (s, a)' \
+	"$same" "$across" || fail "latency classes wrong: within $same ms, across $across ms"
+"$MC" net --clear >/dev/null || fail "net --clear failed"
+
+log "a partition across hosts: g0000 ($H-1) cut off from every other guest for 10 s"
+"$MC" fault -d 10s g0000 partition >/dev/null || fail "fault g0000 partition failed"
+"$MC" exec g0000 -- ping -c 1 -W 2 10.77.0.7 >/dev/null 2>&1 &&
+	fail "g0000 reaches g0005 ($H-3) through the partition"
+"$MC" exec g0004 -- ping -c 1 -W 2 10.77.0.2 >/dev/null 2>&1 &&
+	fail "g0004 ($H-3) reaches g0000 through the partition"
+"$MC" exec g0002 -- ping -c 2 -W 3 10.77.0.7 >/dev/null ||
+	fail "the partition also cut g0002 ($H-2) from g0005 ($H-3)"
+for i in $(seq 30); do # lifted on every host after 10 s
+	"$MC" exec g0000 -- ping -c 1 -W 1 10.77.0.7 >/dev/null 2>&1 && break
+	[ "$i" -lt 30 ] || fail "g0000 still cut off from g0005 after the partition ended"
+	sleep 1
+done
 
 log "a fault on a guest of $H-2 goes to its host"
 "$MC" fault g0003 crash >/dev/null || fail "fault g0003 crash failed"

@@ -54,7 +54,7 @@ static void test_set_and_errors(void **state)
 	assert_int_equal(t.inter.rate_bps, 8000000000ull);
 
 	assert_int_equal(mc_topology_set(&t, "kind", "torus", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "kind \"torus\": unknown topology kind (flat or fat-tree)");
+	assert_string_equal(err, "kind \"torus\": unknown topology kind (flat, fat-tree or hosts)");
 	assert_int_equal(mc_topology_set(&t, "rack_size", "0", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "rack_size \"0\""));
 	assert_int_equal(mc_topology_set(&t, "rack_size", "12x", err, sizeof(err)), -EINVAL);
@@ -174,11 +174,55 @@ static void test_plan_flat(void **state)
 	assert_int_equal(mc_topology_plan(&t, 2, 4, &p, err, sizeof(err)), 0);
 	assert_int_equal(p.dflt.delay_us, 1000);
 	assert_int_equal(p.nclasses, 1);
-	/* Class 0: the controller's traffic, not emulated. */
-	assert_int_equal(p.classes[0].nsrc, 1);
+	/* Class 0: the controllers' traffic (the host's, the cluster's across hosts), not
+	 * emulated. */
+	assert_int_equal(p.classes[0].nsrc, 2);
 	assert_int_equal(p.classes[0].src[0], htonl(MC_NET_CTL_ADDR));
+	assert_int_equal(p.classes[0].src[1], htonl(MC_NET_OVERLAY_CTL));
 	assert_true(mc_link_is_off(&p.classes[0].link));
 	mc_topology_plan_fini(&p);
+}
+
+/* Racks as explicit first indices, and kind hosts (racks = the cluster's hosts). */
+static void test_plan_rack_starts(void **state)
+{
+	struct mc_topology t;
+	struct mc_topology_plan p;
+	char err[256];
+
+	(void)state;
+	mc_topology_init(&t);
+	set_ok(&t, "kind", "hosts");
+	set_ok(&t, "intra.latency", "10us");
+	set_ok(&t, "inter.latency", "300us");
+	/* Before the harness fills in the hosts: fine to check, not to plan. */
+	assert_int_equal(mc_topology_check(&t, err, sizeof(err)), 0);
+	mc_topology_plan_init(&p);
+	assert_int_equal(mc_topology_plan(&t, 0, 6, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "kind hosts"));
+	/* 7 guests on 3 hosts: 0-2, 3-4, 5-6. */
+	set_ok(&t, "rack_starts", "0,3,5");
+	assert_int_equal(t.nracks, 3);
+	assert_int_equal(mc_topology_plan(&t, 4, 7, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.nclasses, 2);
+	assert_int_equal(p.dflt.delay_us, 300);
+	assert_int_equal(p.classes[1].link.delay_us, 10);
+	assert_int_equal(p.classes[1].nsrc, 2);
+	assert_int_equal(p.classes[1].src[0], addr_of(3));
+	assert_int_equal(p.classes[1].src[1], addr_of(4));
+	assert_int_equal(mc_topology_plan(&t, 2, 7, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.classes[1].nsrc, 3);
+	assert_int_equal(p.classes[1].src[0], addr_of(0));
+	assert_int_equal(mc_topology_plan(&t, 6, 7, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.classes[1].nsrc, 2);
+	assert_int_equal(p.classes[1].src[1], addr_of(6));
+	mc_topology_plan_fini(&p);
+	/* Not from 0, not increasing, not numbers: refused. */
+	assert_int_equal(mc_topology_set(&t, "rack_starts", "1,3", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mc_topology_set(&t, "rack_starts", "0,3,3", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mc_topology_set(&t, "rack_starts", "0,x", err, sizeof(err)), -EINVAL);
+	assert_int_equal(mc_topology_set(&t, "rack_starts", "", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "rack_starts"));
 }
 
 static void test_plan_fat_tree(void **state)
@@ -226,7 +270,7 @@ static void test_plan_fat_tree(void **state)
 			                 mc_net_guest_addr(i / 32 * 32 + j) / 32);
 		assert_int_equal(ntohl(p.classes[1].src[0]), mc_net_guest_addr(i / 32 * 32));
 	}
-	assert_true(p.src_cap <= 33);
+	assert_true(p.src_cap <= 34);
 
 	/* A rack of one has no same-rack class. */
 	set_ok(&t, "rack_size", "1");
@@ -269,9 +313,13 @@ static void test_plan_nothing_emulated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_set_and_errors), cmocka_unit_test(test_check),
-	        cmocka_unit_test(test_links_resolved), cmocka_unit_test(test_plan_flat),
-	        cmocka_unit_test(test_plan_fat_tree),  cmocka_unit_test(test_plan_nothing_emulated),
+	        cmocka_unit_test(test_set_and_errors),
+	        cmocka_unit_test(test_check),
+	        cmocka_unit_test(test_links_resolved),
+	        cmocka_unit_test(test_plan_flat),
+	        cmocka_unit_test(test_plan_fat_tree),
+	        cmocka_unit_test(test_plan_rack_starts),
+	        cmocka_unit_test(test_plan_nothing_emulated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
