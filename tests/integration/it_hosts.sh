@@ -1,31 +1,51 @@
 #!/usr/bin/env bash
 # it_hosts.sh — one cluster across 3 emulated hosts (network namespaces, each with its own
-# address on a veth link; scripts/netns-hosts.sh): `up --hosts` starts a host daemon on each
-# through Hydra's launcher and spreads 6 guests over them. Guests on different hosts reach
-# each other over the VXLAN overlay and run one MPI allreduce; latency classes within and
-# across hosts; a partition holds across hosts; a fault goes to the right host; a killed host
-# daemon is detected within the heartbeat timeout and recorded, its host cleans up after it,
-# the other hosts go on; `down` leaves nothing on any host; an experiment across the hosts
-# gets every host's records in its run directory.
+# address on a veth link, and a real Slurm whose 3 node daemons run one in each:
+# scripts/netns-hosts.sh). Inside a Slurm allocation `up` starts a host daemon on each node
+# through srun and spreads 6 guests over them. Guests on different hosts reach each other
+# over the VXLAN overlay and run one MPI allreduce; latency classes within and across hosts;
+# a partition holds across hosts; a fault goes to the right host; a killed host daemon is
+# detected within the heartbeat timeout and recorded, its host cleans up after it, the other
+# hosts go on; `down` leaves nothing on any host. Then an experiment across the same hosts
+# through Hydra (a host file) gets every host's records in its run directory.
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 root="$(cd "$here/../.." && pwd)"
 nsh="$root/scripts/netns-hosts.sh"
 H="ith$(($$ % 100000))"
 SUB="192.168.$((150 + $$ % 50))"
+# Processes in host HOST's namespace other than its Slurm node daemon (and step daemons).
+left_on() {
+	local p c
+	for p in $(ip netns pids "$1"); do
+		c=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+		case "$c" in slurmd | slurmstepd) ;; *) echo "$p($c)" ;; esac
+	done
+}
+job=""
 on_exit() {
 	local rc=$?
 	"$MC" down >/dev/null 2>&1 || true
 	"$MC" down -c "${MC_CLUSTER}r" >/dev/null 2>&1 || true
+	[ -z "$job" ] || scancel "$job" 2>/dev/null || true
 	"$nsh" down "$H" >/dev/null 2>&1 || true
 	(exit $rc)
 	cleanup
 }
 trap on_exit EXIT
 
-read -r hostfile listen < <("$nsh" up "$H" 3 "$SUB") || fail "netns-hosts.sh up failed"
-log "3 namespace hosts $H-1..3 on $SUB.0/24"
-up 6 --hosts "$hostfile" --launcher-exec "$nsh" --listen "$listen"
+read -r hostfile listen SLURM_CONF < <("$nsh" up "$H" 3 "$SUB" --slurm) ||
+	fail "netns-hosts.sh up --slurm failed"
+export SLURM_CONF
+log "3 namespace hosts $H-1..3 on $SUB.0/24, each a Slurm node"
+# An allocation of the 3 nodes, as `salloc -N 3` gives a shell: up spreads over it (srun).
+job=$(salloc -N 3 --no-shell 2>&1 | sed -n 's/.*Granted job allocation \([0-9]*\).*/\1/p')
+[ -n "$job" ] || fail "salloc -N 3 --no-shell gave no allocation"
+export SLURM_JOB_ID=$job SLURM_JOB_NUM_NODES=3
+up 6 --listen "$listen"
+grep -q "^srun\|srun" "$MC_STATE_DIR/$MC_CLUSTER/controller.log" ||
+	fail "up did not start the host daemons through srun"
+unset SLURM_JOB_ID SLURM_JOB_NUM_NODES
 "$MC" ls --json >"$MC_STATE_DIR/ls.json"
 python3 - "$MC_STATE_DIR/ls.json" "$H" <<'PY' || fail "placement or view wrong"
 import json, sys
@@ -109,11 +129,11 @@ for g in g0004 g0005; do
 		"$MC_STATE_DIR/$MC_CLUSTER/events.jsonl" || fail "$g's failure is not in the events"
 done
 for i in $(seq 50); do # its watchdog removes what the daemon made on that host
-	[ -e "/run/netns/microcosm-$MC_CLUSTER-$H-3" ] || [ -n "$(ip netns pids "$H-3")" ] || break
+	[ -e "/run/netns/microcosm-$MC_CLUSTER-$H-3" ] || [ -n "$(left_on "$H-3")" ] || break
 	sleep 0.2
 done
 [ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-3" ] || fail "$H-3's fleet namespace is left"
-[ -z "$(ip netns pids "$H-3")" ] || fail "processes left on $H-3: $(ip netns pids "$H-3" | tr '\n' ' ')"
+[ -z "$(left_on "$H-3")" ] || fail "processes left on $H-3: $(left_on "$H-3" | tr '\n' ' ')"
 [ ! -e "$MC_STATE_DIR/$MC_CLUSTER/hosts/$H-3" ] || fail "$H-3's state directory is left"
 
 log "the other hosts go on"
@@ -124,12 +144,12 @@ echo "$out" | grep -q "host $H-3 lost" || fail "exec on a lost guest does not sa
 log "down leaves nothing on any host"
 "$MC" down >/dev/null || fail "down failed"
 for k in 1 2 3; do
-	[ -z "$(ip netns pids "$H-$k")" ] || fail "processes left on $H-$k after down"
+	[ -z "$(left_on "$H-$k")" ] || fail "processes left on $H-$k after down: $(left_on "$H-$k")"
 	[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-$k" ] || fail "fleet namespace of $H-$k left"
 done
 leftovers || fail "the cluster left something behind"
 
-log "an experiment across the hosts: one run directory with every host's records"
+log "an experiment across the hosts through Hydra: one run directory with every host's records"
 cat >"$MC_STATE_DIR/exp.yaml" <<EOF
 name: it-hosts
 seed: 3
@@ -143,7 +163,8 @@ workloads:
     args: [-n]
 EOF
 "$MC" run -c "${MC_CLUSTER}r" -r "$MC_STATE_DIR/results" --hosts "$hostfile" \
-	--launcher-exec "$nsh" --listen "$listen" "$MC_STATE_DIR/exp.yaml" >"$MC_STATE_DIR/run.out" ||
+	--launcher-exec "$nsh" --listen "$listen" "$MC_STATE_DIR/exp.yaml" >"$MC_STATE_DIR/run.out" \
+	2>&1 ||
 	fail "run across hosts failed: $(tail -5 "$MC_STATE_DIR/run.out")"
 rundir=$(tail -n1 "$MC_STATE_DIR/run.out")
 python3 - "$rundir" "$H" <<'PY' || fail "the run directory lacks a host's records"
@@ -162,7 +183,7 @@ for g in ("g0000", "g0001", "g0002"):
 assert "microcosmd" in open(f"{d}/hosts.log").read()
 PY
 for k in 1 2 3; do
-	[ -z "$(ip netns pids "$H-$k")" ] || fail "processes left on $H-$k after the run"
+	[ -z "$(left_on "$H-$k")" ] || fail "processes left on $H-$k after the run: $(left_on "$H-$k")"
 done
 [ ! -e "/run/netns/microcosm-${MC_CLUSTER}r" ] || fail "the run's namespace is left"
 log "ok"
