@@ -20,7 +20,10 @@
 #include "util.h"
 
 #define RELAY_ADDR "10.77.0.1" /* the host in every cluster's network namespace */
-#define GUEST_LIB  "/data/opt/microcosm/lib"
+/* Across hosts (docs/hosts.md) 10.77.0.1 is each host's own daemon: the relay runs in the
+ * cluster controller's namespace, which guests reach at its overlay address. */
+#define RELAY_ADDR_HOSTS "10.76.0.1"
+#define GUEST_LIB        "/data/opt/microcosm/lib"
 
 struct mc_run_trace {
 	pid_t keeper;
@@ -59,9 +62,10 @@ static void keeper(int in, int out, const char *rundir, const char *home, const 
 	fprintf(fout, "ok\n");
 	fflush(fout);
 	while (fgets(line, sizeof(line), fin)) {
+		char addr[16] = RELAY_ADDR;
 		int pid;
 
-		if (sscanf(line, "relay %d", &pid) == 1) {
+		if (sscanf(line, "relay %d %15s", &pid, addr) >= 1) {
 			int fd;
 
 			snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
@@ -71,8 +75,8 @@ static void keeper(int in, int out, const char *rundir, const char *home, const 
 				fprintf(fout,
 				        "error cannot enter the cluster's network namespace: %s\n",
 				        strerror(errno));
-			} else if (mc_lttng_relayd_start(&relay, path, RELAY_ADDR, err,
-			                                 sizeof(err)) < 0) {
+			} else if (mc_lttng_relayd_start(&relay, path, addr, err, sizeof(err)) <
+			           0) {
 				fprintf(fout, "error %s\n", err);
 			} else {
 				fprintf(fout, "ok\n");
@@ -369,6 +373,7 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 	char *out;
 	struct mc_client *cl = mc_client_connect(c, err, errlen);
 	json_t *reply = NULL;
+	const char *relay = RELAY_ADDR;
 	int n = 0, pid;
 
 	if (!cl)
@@ -376,7 +381,17 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 	pid = mc_client_pid(cl);
 	mc_client_call(cl, json_pack("{s:s}", "op", "ls"), 30000, &reply);
 	mc_client_destroy(&cl);
-	snprintf(cmd, sizeof(cmd), "relay %d\n", pid);
+	{
+		size_t i;
+		json_t *g;
+
+		json_array_foreach(json_object_get(reply, "guests"), i, g)
+		{
+			if (json_object_get(g, "host"))
+				relay = RELAY_ADDR_HOSTS;
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "relay %d %s\n", pid, relay);
 	if (ask(t, cmd, err, errlen) < 0) {
 		json_decref(reply);
 		return -1;
@@ -384,7 +399,7 @@ int mc_run_trace_guests(struct mc_run_trace *t, const struct mc_common_opts *c, 
 	argv[n++] = "mc-trace";
 	argv[n++] = "start";
 	argv[n++] = "--relay";
-	argv[n++] = RELAY_ADDR;
+	argv[n++] = (char *)relay;
 	argv[n++] = "--name";
 	argv[n++] = t->session;
 	if (t->flush_ms)
