@@ -37,7 +37,9 @@ int mc_overlay_setup(void *arg, char *why, size_t whylen)
 		close(fleet);
 		return -1;
 	}
-	err = mc_net_vxlan_create(MC_NET_OVERLAY_IF, o->vni, o->local, fleet);
+	err = mc_net_vxlan_create(MC_NET_OVERLAY_IF, o->vni, o->local,
+	                          o->self_host < 0 ? MC_NET_VXLAN_CTL_PORT : MC_NET_VXLAN_PORT,
+	                          o->self, fleet);
 	if (setns(fleet, CLONE_NEWNET) < 0 && !err)
 		err = -errno;
 	close(fleet);
@@ -51,7 +53,9 @@ int mc_overlay_setup(void *arg, char *why, size_t whylen)
 		         strerror(-err));
 		return -1;
 	}
-	if (o->self_host >= 0 && (err = mc_net_fdb_peer(MC_NET_OVERLAY_IF, o->ctl_underlay)) < 0) {
+	if (o->self_host >= 0 &&
+	    (err = mc_net_fdb_peer(MC_NET_OVERLAY_IF, o->ctl_underlay, MC_NET_VXLAN_CTL_PORT,
+	                           MC_NET_OVERLAY_CTL)) < 0) {
 		snprintf(why, whylen, "overlay: flood to %s: %s", mc_net_ntoa(o->ctl_underlay, a),
 		         strerror(-err));
 		return -1;
@@ -61,7 +65,8 @@ int mc_overlay_setup(void *arg, char *why, size_t whylen)
 
 		if ((int)k == o->self_host)
 			continue;
-		if ((err = mc_net_fdb_peer(MC_NET_OVERLAY_IF, h->underlay)) < 0) {
+		if ((err = mc_net_fdb_peer(MC_NET_OVERLAY_IF, h->underlay, MC_NET_VXLAN_PORT,
+		                           mc_net_overlay_host(k))) < 0) {
 			snprintf(why, whylen, "overlay: flood to host %s (%s): %s", h->name,
 			         mc_net_ntoa(h->underlay, a), strerror(-err));
 			return -1;

@@ -319,7 +319,12 @@ int mc_net_partition(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
 
 /* ---- the overlay between hosts: a VXLAN device in the fleet namespace ---- */
 
-int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, int fleet_fd)
+static void overlay_mac(uint32_t a, unsigned char mac[6]);
+
+#define MC_IFLA_VXLAN_LOCALBYPASS 31 /* IFLA_VXLAN_LOCALBYPASS, newer than Debian 12's headers */
+
+int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, uint16_t port,
+                        uint32_t self, int fleet_fd)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -331,6 +336,12 @@ int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, int fl
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	{
+		unsigned char mac[6];
+
+		overlay_mac(self, mac);
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	}
 	/* The guests' 1500 bytes cross whole: the underlay fragments the outer packets. */
 	mnl_attr_put_u32(nlh, IFLA_MTU, 1500);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)fleet_fd);
@@ -339,8 +350,15 @@ int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, int fl
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
 	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
 	mnl_attr_put_u32(nlh, IFLA_VXLAN_LOCAL, htonl(local));
-	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(MC_NET_VXLAN_PORT));
-	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 1);
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(port));
+	/* No learning: a learned entry would take this device's port, and the controller's
+	 * device has another; every peer's MAC is known instead (mc_net_fdb_peer). */
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
+	/* Frames to a device of this host (the controller's and a host daemon's share a
+	 * namespace on a batch job's first node) go through the UDP socket like any other:
+	 * the kernel's shortcut for them (6.8 and later) delivers none. Older kernels ignore
+	 * the attribute. */
+	mnl_attr_put_u8(nlh, MC_IFLA_VXLAN_LOCALBYPASS, 0);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	return nl_talk(nlh);
@@ -358,26 +376,51 @@ int mc_net_overlay_up(const char *ifname, uint32_t addr)
 	return link_up(ifindex);
 }
 
-int mc_net_fdb_peer(const char *ifname, uint32_t peer)
+/* The MAC of the VXLAN device with overlay address a: fixed, so every host can name it. */
+static void overlay_mac(uint32_t a, unsigned char mac[6])
+{
+	mac[0] = 0x02;
+	mac[1] = 0x76;
+	mac[2] = (unsigned char)(a >> 24);
+	mac[3] = (unsigned char)(a >> 16);
+	mac[4] = (unsigned char)(a >> 8);
+	mac[5] = (unsigned char)a;
+}
+
+static int fdb_add(unsigned ifindex, const unsigned char mac[6], uint32_t dst, uint16_t port,
+                   int append)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	static const unsigned char zero[6];
-	unsigned ifindex = if_nametoindex(ifname);
 	struct ndmsg *ndm;
 
-	if (!ifindex)
-		return -errno;
 	nlh->nlmsg_type = RTM_NEWNEIGH;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : NLM_F_REPLACE);
 	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 	ndm->ndm_family = AF_BRIDGE;
 	ndm->ndm_ifindex = (int)ifindex;
 	ndm->ndm_state = NUD_PERMANENT | NUD_NOARP;
 	ndm->ndm_flags = NTF_SELF;
-	mnl_attr_put(nlh, NDA_LLADDR, sizeof(zero), zero);
-	mnl_attr_put_u32(nlh, NDA_DST, htonl(peer));
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	mnl_attr_put_u32(nlh, NDA_DST, htonl(dst));
+	mnl_attr_put_u16(nlh, NDA_PORT, htons(port));
 	return nl_talk(nlh);
+}
+
+int mc_net_fdb_peer(const char *ifname, uint32_t peer, uint16_t port, uint32_t peer_overlay)
+{
+	static const unsigned char zero[6];
+	unsigned char mac[6];
+	unsigned ifindex = if_nametoindex(ifname);
+	int err;
+
+	if (!ifindex)
+		return -errno;
+	/* Broadcasts (ARP) go to every peer; frames to the peer's own device go to it alone. */
+	if ((err = fdb_add(ifindex, zero, peer, port, 1)) < 0)
+		return err;
+	overlay_mac(peer_overlay, mac);
+	return fdb_add(ifindex, mac, peer, port, 0);
 }
 
 int mc_net_route_via(const char *ifname, uint32_t dst, uint32_t gw)

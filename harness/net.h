@@ -87,7 +87,10 @@ int mc_net_partition(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
 #define MC_NET_OVERLAY_BASE   0x0a4c0000u /* 10.76.0.0 */
 #define MC_NET_OVERLAY_PREFIX 16
 #define MC_NET_OVERLAY_CTL    (MC_NET_OVERLAY_BASE + 1)
-#define MC_NET_VXLAN_PORT     4789
+#define MC_NET_VXLAN_PORT     4789 /* host daemons' VXLAN devices */
+/* The cluster controller's: a batch job's first node runs both the controller and a host
+ * daemon in one namespace, where two devices of one VXLAN number need two ports. */
+#define MC_NET_VXLAN_CTL_PORT 4790
 #define MC_NET_VXLAN_VNI      7677
 
 /* Host k's overlay address. */
@@ -96,13 +99,16 @@ static inline uint32_t mc_net_overlay_host(unsigned k)
 	return MC_NET_OVERLAY_BASE + 2 + k;
 }
 
-/* Creates VXLAN device ifname (network identifier vni, UDP socket bound to local in the
- * calling thread's namespace) inside the namespace open at fleet_fd. Returns 0 or -errno. */
-int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, int fleet_fd);
+/* Creates VXLAN device ifname (network identifier vni, UDP socket on port in the calling
+ * thread's namespace, sending from local; its MAC fixed by its overlay address self, no
+ * learning) inside the namespace open at fleet_fd. Returns 0 or -errno. */
+int mc_net_vxlan_create(const char *ifname, uint32_t vni, uint32_t local, uint16_t port,
+                        uint32_t self, int fleet_fd);
 /* Gives ifname its overlay address (/16) and brings it up. Returns 0 or -errno. */
 int mc_net_overlay_up(const char *ifname, uint32_t addr);
-/* Floods ifname's unknown destinations (ARP among them) also to underlay address peer. */
-int mc_net_fdb_peer(const char *ifname, uint32_t peer);
+/* Sends ifname's broadcasts (ARP) also to underlay address peer, UDP port port, and frames
+ * to the device with overlay address peer_overlay to it. Returns 0 or -errno. */
+int mc_net_fdb_peer(const char *ifname, uint32_t peer, uint16_t port, uint32_t peer_overlay);
 /* A /32 route to dst via gw on ifname (replacing one there). Returns 0 or -errno. */
 int mc_net_route_via(const char *ifname, uint32_t dst, uint32_t gw);
 /* The local address the calling thread's namespace would send to dst from. */

@@ -162,6 +162,7 @@ exec)
 	# daemon names under /run/netns stay visible to the rest of the machine.
 	h="$1"
 	shift
+	[ "$h" = localhost ] && exec sh -c "$*" # this machine itself, as a host too
 	exec nsenter --net="/run/netns/$h" sh -c "$*"
 	;;
 esac

@@ -161,22 +161,35 @@ workloads:
     target: all
     program: uname
     args: [-n]
+  - name: ring
+    kind: mpi
+    program: mc-ring
+    args: [--sizes, "8", --iters, "5"]
+    timeout: 5m
 EOF
-"$MC" run -c "${MC_CLUSTER}r" -r "$MC_STATE_DIR/results" --hosts "$hostfile" \
+# This machine itself is one of its hosts (as a batch job's first node runs the controller
+# and a host daemon side by side).
+printf 'localhost\n%s-1\n%s-2\n' "$H" "$H" >"$MC_STATE_DIR/hosts3"
+"$MC" run -c "${MC_CLUSTER}r" -r "$MC_STATE_DIR/results" --hosts "$MC_STATE_DIR/hosts3" \
 	--launcher-exec "$nsh" --listen "$listen" "$MC_STATE_DIR/exp.yaml" >"$MC_STATE_DIR/run.out" \
 	2>&1 ||
 	fail "run across hosts failed: $(tail -5 "$MC_STATE_DIR/run.out")"
 rundir=$(tail -n1 "$MC_STATE_DIR/run.out")
-python3 - "$rundir" "$H" <<'PY' || fail "the run directory lacks a host's records"
+python3 - "$rundir" "$H" "$(hostname -s)" <<'PY' || fail "the run directory lacks a host's records"
 import json, os, sys
-d, h = sys.argv[1], sys.argv[2]
+d, h, me = sys.argv[1], sys.argv[2], sys.argv[3]
 m = json.load(open(f"{d}/manifest.json"))
 assert m["status"] == "finished", m
 ev = [json.loads(l) for l in open(f"{d}/events.jsonl")]
 ready = {e["guest"]: e["host"] for e in ev if e.get("state") == "ready" and "guest" in e}
-assert ready == {"g0000": f"{h}-1", "g0001": f"{h}-2", "g0002": f"{h}-3"}, ready
+assert sorted(ready) == ["g0000", "g0001", "g0002"], ready
+assert sorted(ready.values()) == sorted([f"{h}-1", f"{h}-2", me]), ready
 gs = json.load(open(f"{d}/guests.json"))
-assert [g["host"] for g in gs] == [f"{h}-{k}" for k in (1, 2, 3)], gs
+assert {g["name"]: g["host"] for g in gs} == ready, gs
+out = open(f"{d}/workloads/names/0/stdout.jsonl").read()
+assert all(f"{g}: {g}" in out for g in ready), out
+ring = [json.loads(l) for l in open(f"{d}/workloads/ring/0/stdout.jsonl") if l.startswith("{")]
+assert any(r.get("ranks") == 3 and r.get("bytes") == 8 for r in ring), ring
 for g in ("g0000", "g0001", "g0002"):
     assert os.path.getsize(f"{d}/guests/{g}/console.log") > 0, g
     assert os.path.exists(f"{d}/guests/{g}/qemu.log"), g
