@@ -42,8 +42,7 @@ static void squeeze_slashes(char *p)
 	*w = '\0';
 }
 
-/* A guest's path (relative to its disk's root) is safe to place under a host folder. */
-static int safe_rel(const char *p)
+int mc_collect_safe_rel(const char *p)
 {
 	const char *s = p;
 
@@ -75,7 +74,7 @@ static void copy_one(guestfs_h *g, const char *disk_path, const char *dest, stru
 
 	if (t->over)
 		return;
-	if (!safe_rel(disk_path + 1)) {
+	if (!mc_collect_safe_rel(disk_path + 1)) {
 		note(t, "%s%s: unsafe path, skipped", DATA_MOUNT, disk_path);
 		return;
 	}

@@ -31,4 +31,8 @@ int mc_collect_files(const struct mc_collect_guest *guests, size_t n, const char
                      size_t npatterns, const char *outdir, const char *accel, json_t **report,
                      char *err, size_t errlen);
 
+/* A guest's path (relative, no empty, "." or ".." parts) is safe to place under a host
+ * folder: 1, else 0. */
+int mc_collect_safe_rel(const char *p);
+
 #endif

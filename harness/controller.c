@@ -1133,6 +1133,8 @@ static void drain_requests(struct ctl *c, void *sock)
 			ctl_req_revive(c, req, client, (size_t)n);
 		else if (strcmp(op, "logs") == 0)
 			req_logs(c, req, client, (size_t)n);
+		else if (strcmp(op, "collect") == 0)
+			ctl_req_collect(c, req, client, (size_t)n);
 		else if (strcmp(op, "migrate") == 0)
 			ctl_req_migrate(c, req, client, (size_t)n);
 		else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
@@ -1156,7 +1158,7 @@ static void reap(struct ctl *c)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (ctl_migrate_reaped(c, pid, status))
+		if (ctl_migrate_reaped(c, pid, status) || ctl_collect_reaped(c, pid, status))
 			continue;
 		for (unsigned i = 0; i < c->n; i++) {
 			struct guest *g = &c->g[i];
@@ -1511,6 +1513,7 @@ static int tick(struct ctl *c)
 
 static void teardown(struct ctl *c)
 {
+	ctl_collect_cleanup(c);
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 

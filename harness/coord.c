@@ -374,7 +374,7 @@ static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, 
 	if (strcmp(op, "status") && strcmp(op, "ls") && strcmp(op, "exec") && strcmp(op, "fault") &&
 	    strcmp(op, "pause") && strcmp(op, "resume") && strcmp(op, "migrate") &&
 	    strcmp(op, "checkpoint") && strcmp(op, "restore") && strcmp(op, "revive") &&
-	    strcmp(op, "logs")) {
+	    strcmp(op, "logs") && strcmp(op, "collect")) {
 		cli_error(c, cid, len, "unknown request");
 		return;
 	}

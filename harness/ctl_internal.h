@@ -119,9 +119,14 @@ struct ctl {
 	struct ctl_fault *faults;        /* faults in force with a revert due (ctl_fault.c) */
 	int partitioned;                 /* a partition's routing rules are installed */
 	int64_t up_sent_ms, up_heard_ms; /* uplink heartbeats: last sent, last heard */
-	struct {                         /* idle-cost measurement of live guests */
-		int64_t next_ms;         /* when to start the next one */
-		int64_t t0_ms;           /* start of the running one, 0 = none */
+	struct {                         /* a collect request: its child process (ctl_collect.c) */
+		pid_t pid;
+		struct job *job;
+		char dir[PATH_MAX + 32];
+	} collect;
+	struct {                 /* idle-cost measurement of live guests */
+		int64_t next_ms; /* when to start the next one */
+		int64_t t0_ms;   /* start of the running one, 0 = none */
 		int n;
 		unsigned idx[64];
 		long long ticks[64];
@@ -189,6 +194,13 @@ void ctl_req_revive(struct ctl *c, json_t *req, const unsigned char *client, siz
 void ctl_revive_done(struct ctl *c, struct guest *g, int ok);
 /* Frees what a checkpoint or restore in progress holds (teardown). */
 void ctl_checkpoint_cleanup(struct ctl *c, struct guest *g);
+
+/* Files from the guests' disks (ctl_collect.c): request "collect", and its child's end. */
+void ctl_req_collect(struct ctl *c, json_t *req, const unsigned char *client, size_t len);
+/* A child was reaped: 1 when it was the collection's (its files are sent), else 0. */
+int ctl_collect_reaped(struct ctl *c, pid_t pid, int status);
+/* Ends a collection under way (teardown). */
+void ctl_collect_cleanup(struct ctl *c);
 
 /* Live migration to a new QEMU on this host (ctl_migrate.c). */
 void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, size_t len);

@@ -819,6 +819,99 @@ static void collect_guests(const struct mc_run_opts *o, const char *rundir)
 	}
 }
 
+/* results.collect across hosts: each host's controller reads its own guests' disks and sends
+ * the files (the "collect" request); they land where mc_collect_files() would put them, and
+ * the hosts' reports merge into one. Guests are untrusted: names and paths are checked
+ * again here. Returns 0, or -1 with err set when no host answered. */
+static int collect_remote(const struct mc_run_opts *o, const char *const *pats, size_t np,
+                          const char *accel, const char *out, json_t **report, char *err,
+                          size_t errlen)
+{
+	struct mc_client *cl = mc_client_connect(&o->c, err, errlen);
+	json_t *req, *arr = json_array(), *merged;
+	int rc = -1;
+
+	if (!cl) {
+		json_decref(arr);
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++)
+		json_array_append_new(arr, json_string(pats[i]));
+	req = json_pack("{s:s, s:s, s:o, s:s}", "op", "collect", "target", "all", "patterns", arr,
+	                "accel", accel);
+	merged = json_pack("{s:{}, s:i, s:I, s:f}", "guests", "files", 0, "bytes", (json_int_t)0,
+	                   "seconds", 0.0);
+	if (mc_client_send(cl, req) < 0) {
+		snprintf(err, errlen, "the controller did not take the request");
+		goto done;
+	}
+	for (;;) {
+		json_t *m = NULL, *rep;
+		char *data = NULL, path[PATH_MAX * 2];
+		size_t len = 0;
+		const char *type, *g, *p;
+
+		if (mc_client_recv(cl, 1800000, &m, &data, &len) < 0) {
+			snprintf(err, errlen, "the controller did not answer for 30 minutes");
+			break;
+		}
+		type = json_string_value(json_object_get(m, "type"));
+		g = json_string_value(json_object_get(m, "guest"));
+		p = json_string_value(json_object_get(m, "path"));
+		rep = json_object_get(m, "report");
+		if (type && !strcmp(type, "result") && rep) {
+			const char *k;
+			json_t *v;
+			double secs = json_number_value(json_object_get(rep, "seconds"));
+
+			json_object_foreach(json_object_get(rep, "guests"), k, v)
+			        json_object_set(json_object_get(merged, "guests"), k, v);
+			json_object_set_new(
+			        merged, "files",
+			        json_integer(json_integer_value(json_object_get(merged, "files")) +
+			                     json_integer_value(json_object_get(rep, "files"))));
+			json_object_set_new(
+			        merged, "bytes",
+			        json_integer(json_integer_value(json_object_get(merged, "bytes")) +
+			                     json_integer_value(json_object_get(rep, "bytes"))));
+			if (secs > json_number_value(json_object_get(merged, "seconds")))
+				json_object_set_new(merged, "seconds", json_real(secs));
+			rc = 0;
+		} else if (type && !strcmp(type, "result") && g && p && data && guest_name_ok(g) &&
+		           mc_collect_safe_rel(p) &&
+		           strlen(out) + strlen(g) + strlen(p) + 16 < sizeof(path)) {
+			char *slash;
+
+			snprintf(path, sizeof(path), "%s/%s/files/%s", out, g, p);
+			slash = strrchr(path, '/');
+			*slash = '\0';
+			mc_mkdir_p(path, 0755);
+			*slash = '/';
+			mc_write_file_atomic(path, data, len, 0644);
+		} else if (type && !strcmp(type, "result") &&
+		           json_string_value(json_object_get(m, "error"))) {
+			fprintf(stderr, "run: collect: %s\n",
+			        json_string_value(json_object_get(m, "error")));
+		} else if (!type || strcmp(type, "result")) {
+			if (type && !strcmp(type, "error"))
+				snprintf(err, errlen, "%s",
+				         json_string_value(json_object_get(m, "error")));
+			free(data);
+			json_decref(m);
+			break;
+		}
+		free(data);
+		json_decref(m);
+	}
+done:
+	mc_client_destroy(&cl);
+	if (rc == 0)
+		*report = merged;
+	else
+		json_decref(merged);
+	return rc;
+}
+
 /* results.collect: sync the guests that still run, then copy the files from every guest's
  * overlay (crashed and hung ones too) into guests/<guest>/files/; collected.json says
  * what came from where and what could not be read. */
@@ -866,6 +959,18 @@ static void collect_files(const struct mc_experiment *e, const struct mc_run_opt
 		goto out;
 	}
 	mc_cluster_dir(&o->c, cdir, sizeof(cdir));
+	for (i = 0; i < e->n_collect; i++)
+		pats[i] = e->collect[i];
+	snprintf(out, sizeof(out), "%s/guests", rundir);
+	if (json_object_get(json_array_get(guests, 0), "host")) { /* across hosts */
+		n = json_array_size(guests);
+		if (collect_remote(o, pats, e->n_collect, accel, out, &report, err, sizeof(err)) <
+		    0) {
+			fprintf(stderr, "run: collect: %s\n", err);
+			json_object_set_new(manifest, "collect_error", json_string(err));
+		}
+		goto report;
+	}
 	json_array_foreach(guests, i, g)
 	{
 		const char *name = json_string_value(json_object_get(g, "name"));
@@ -879,14 +984,12 @@ static void collect_files(const struct mc_experiment *e, const struct mc_run_opt
 		gs[n].disk = disks[n];
 		n++;
 	}
-	for (i = 0; i < e->n_collect; i++)
-		pats[i] = e->collect[i];
-	snprintf(out, sizeof(out), "%s/guests", rundir);
 	if (mc_collect_files(gs, n, pats, e->n_collect, out, accel, &report, err, sizeof(err)) <
 	    0) {
 		fprintf(stderr, "run: collect: %s\n", err);
 		json_object_set_new(manifest, "collect_error", json_string(err));
 	}
+report:
 	if (report) {
 		write_json(rundir, "collected.json", report);
 		fprintf(stderr, "run: collected %d files, %lld bytes from %zu guests in %.1f s\n",

@@ -7,7 +7,7 @@
 # a partition holds across hosts; a fault goes to the right host; a killed host daemon is
 # detected within the heartbeat timeout and recorded, its host cleans up after it, the other
 # hosts go on; `down` leaves nothing on any host. Then an experiment across the same hosts
-# through Hydra (a host file) gets every host's records in its run directory.
+# through Hydra (a host file) gets every host's records and files in its run directory.
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 root="$(cd "$here/../.." && pwd)"
@@ -166,6 +166,13 @@ workloads:
     program: mc-ring
     args: [--sizes, "8", --iters, "5"]
     timeout: 5m
+  - name: leave
+    kind: exec
+    target: all
+    program: sh
+    args: [-c, "mkdir -p /data/out && uname -n > /data/out/name.txt"]
+results:
+  collect: [/data/out]
 EOF
 # This machine itself is one of its hosts (as a batch job's first node runs the controller
 # and a host daemon side by side).
@@ -190,6 +197,11 @@ out = open(f"{d}/workloads/names/0/stdout.jsonl").read()
 assert all(f"{g}: {g}" in out for g in ready), out
 ring = [json.loads(l) for l in open(f"{d}/workloads/ring/0/stdout.jsonl") if l.startswith("{")]
 assert any(r.get("ranks") == 3 and r.get("bytes") == 8 for r in ring), ring
+# results.collect: each host read its own guests' disks
+for g in ready:
+    assert open(f"{d}/guests/{g}/files/data/out/name.txt").read().strip() == g, g
+col = json.load(open(f"{d}/collected.json"))
+assert col["files"] == 3 and sorted(col["guests"]) == sorted(ready), col
 for g in ("g0000", "g0001", "g0002"):
     assert os.path.getsize(f"{d}/guests/{g}/console.log") > 0, g
     assert os.path.exists(f"{d}/guests/{g}/qemu.log"), g
