@@ -1546,7 +1546,6 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 	const struct mc_ctl_config *cfg = c->cfg;
 	char ep[PATH_MAX + 16], ctl_ip[16];
 	struct rlimit rl;
-	sigset_t set;
 	struct epoll_event ev;
 	int one = 1, zero = 0, fd;
 	int64_t maxmsg = MC_PROTO_MAX_MSG + 64;
@@ -1556,16 +1555,7 @@ static int setup(struct ctl *c, char *why, size_t whylen)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	c->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->sigfd < 0 || c->epfd < 0) {
+	if (mc_loop_fds(&c->sigfd, &c->epfd) < 0) {
 		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
 		return -1;
 	}

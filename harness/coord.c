@@ -1006,22 +1006,12 @@ static int start_hosts(struct coord *c, char *why, size_t whylen)
 static int setup(struct coord *c, char *why, size_t whylen)
 {
 	const struct mc_ctl_config *cfg = c->cfg;
-	sigset_t set;
 	struct epoll_event ev = {.events = EPOLLIN};
 	char ep[PATH_MAX + 16];
 	size_t sz = sizeof(ep);
 	int zero = 0, fd, r;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	c->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->sigfd < 0 || c->epfd < 0) {
+	if (mc_loop_fds(&c->sigfd, &c->epfd) < 0) {
 		snprintf(why, whylen, "signalfd/epoll: %s", strerror(errno));
 		return -1;
 	}

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/klog.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -396,4 +398,20 @@ int mc_pid_alive(int pid)
 	if (pid <= 0)
 		return 0;
 	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+int mc_loop_fds(int *sigfd, int *epfd)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	*sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	*epfd = epoll_create1(EPOLL_CLOEXEC);
+	return *sigfd < 0 || *epfd < 0 ? -1 : 0;
 }

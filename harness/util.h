@@ -73,5 +73,8 @@ int mc_file_is_elf(const char *path);
 
 /* Whether pid is alive (kill(pid, 0) succeeds or fails with EPERM). */
 int mc_pid_alive(int pid);
+/* An event loop's descriptors: blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP into a signalfd
+ * (*sigfd), ignores SIGPIPE, and makes an epoll set (*epfd). Returns 0, or -1 (errno). */
+int mc_loop_fds(int *sigfd, int *epfd);
 
 #endif
