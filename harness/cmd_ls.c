@@ -40,8 +40,30 @@ int cmd_ls(int argc, char **argv)
 		       json_string_value(json_object_get(st, "accel")),
 		       json_string_value(json_object_get(st, "kernel_kind")),
 		       (long long)json_integer_value(json_object_get(st, "pid")));
-		printf("%-8s %-9s %-12s %-8s %8s %8s %-16s %s\n", "GUEST", "STATE", "IP", "PID",
-		       "BOOT_MS", "HB_AGE", "KERNEL", "REASON");
+		json_t *hosts = json_object_get(st, "hosts"), *h;
+		int many = json_array_size(hosts) > 0;
+
+		/* Across hosts: a line per host, and each guest's host. */
+		json_array_foreach(hosts, i, h)
+		{
+			const char *why = json_string_value(json_object_get(h, "why"));
+
+			printf("# host %s (%s): %s, %lld guests from g%04lld, daemon pid "
+			       "%lld%s%s\n",
+			       json_string_value(json_object_get(h, "name")),
+			       json_string_value(json_object_get(h, "underlay")),
+			       json_string_value(json_object_get(h, "state")),
+			       (long long)json_integer_value(json_object_get(h, "guests")),
+			       (long long)json_integer_value(json_object_get(h, "first")),
+			       (long long)json_integer_value(json_object_get(h, "daemon_pid")),
+			       why && *why ? ": " : "", why && *why ? why : "");
+		}
+		if (many)
+			printf("%-8s %-9s %-12s %-12s %-8s %8s %8s %-16s %s\n", "GUEST", "STATE",
+			       "IP", "HOST", "PID", "BOOT_MS", "HB_AGE", "KERNEL", "REASON");
+		else
+			printf("%-8s %-9s %-12s %-8s %8s %8s %-16s %s\n", "GUEST", "STATE", "IP",
+			       "PID", "BOOT_MS", "HB_AGE", "KERNEL", "REASON");
 		json_array_foreach(json_object_get(ls, "guests"), i, g)
 		{
 			long long boot = json_integer_value(json_object_get(g, "boot_ms"));
@@ -52,10 +74,13 @@ int cmd_ls(int argc, char **argv)
 				snprintf(bs, sizeof(bs), "%lld", boot);
 			if (hb >= 0)
 				snprintf(hs, sizeof(hs), "%lld", hb);
-			printf("%-8s %-9s %-12s %-8lld %8s %8s %-16s %s\n",
-			       json_string_value(json_object_get(g, "name")),
+			printf("%-8s %-9s %-12s ", json_string_value(json_object_get(g, "name")),
 			       json_string_value(json_object_get(g, "state")),
-			       json_string_value(json_object_get(g, "ip")),
+			       json_string_value(json_object_get(g, "ip")));
+			if (many)
+				printf("%-12s ",
+				       json_string_value(json_object_get(g, "host")) ?: "-");
+			printf("%-8lld %8s %8s %-16s %s\n",
 			       (long long)json_integer_value(json_object_get(g, "pid")), bs, hs,
 			       json_string_value(json_object_get(g, "kernel")),
 			       json_string_value(json_object_get(g, "reason")));
