@@ -39,19 +39,28 @@ const char mc_daemon_usage[] =
         "  -h, --help       this text\n"
         "Exit status: 0 the cluster went down, 1 an error.\n";
 
-/* Waits for the daemon (our parent) to go; then removes its namespace name and state
- * directory if it left them (it was killed). Never returns. */
-__attribute__((noreturn)) static void watchdog(int rfd, const char *netns, const char *dir)
+/* Forked first, before any thread: learns the daemon's namespace name and state directory
+ * ("NETNS\tDIR\n" on rfd), waits for the daemon (our parent) to go (end of file), then
+ * removes both if it left them (it was killed). Never returns. */
+__attribute__((noreturn)) static void watchdog(int rfd)
 {
-	char c;
+	char buf[PATH_MAX + 160], *netns = buf, *dir = NULL, *nl;
+	size_t len = 0;
+	ssize_t got;
 
 	setsid(); /* out of the launcher's process group: it outlives the daemon */
 	prctl(PR_SET_NAME, "microcosmd-wd");
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	while (read(rfd, &c, 1) < 0 && errno == EINTR)
-		;
+	while (len < sizeof(buf) - 1 && ((got = read(rfd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
+	                                 (got < 0 && errno == EINTR)))
+		len += got > 0 ? (size_t)got : 0;
+	buf[len] = '\0';
+	if (!(nl = strchr(buf, '\n')) || !(dir = strchr(buf, '\t')) || dir > nl)
+		_exit(0); /* the daemon ended before it made anything */
+	*dir++ = '\0';
+	*nl = '\0';
 	if (access(dir, F_OK) == 0) {
 		fprintf(stderr, "microcosmd: the daemon is gone: removing %s and its namespace\n",
 		        dir);
@@ -149,7 +158,7 @@ int cmd_daemon(int argc, char **argv)
 	json_t *start = NULL;
 	void *zctx = NULL, *up = NULL;
 	uint32_t caddr, local;
-	int opt, rc = 1, pfd[2], zero = 0, verbose = 0;
+	int opt, rc = 1, pfd[2] = {-1, -1}, zero = 0, verbose = 0;
 	const char *state_root, *cluster;
 	json_int_t hi, first, n;
 
@@ -196,6 +205,21 @@ int cmd_daemon(int argc, char **argv)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
 			*p = *p == '.' ? '\0' : '-'; /* a short host name, safe in paths */
+	/* The watchdog before any thread (ZeroMQ's): a fork of a threaded process may not even
+	 * allocate. It hears what to clean up once the daemon knows. */
+	if (pipe2(pfd, O_CLOEXEC) == 0) {
+		pid_t w = fork();
+
+		if (w == 0) {
+			close(pfd[1]);
+			watchdog(pfd[0]);
+		}
+		close(pfd[0]); /* pfd[1] stays open until this process ends */
+		if (w < 0) {
+			close(pfd[1]);
+			pfd[1] = -1;
+		}
+	}
 	if (mc_net_source_for(caddr, &local) < 0) {
 		fprintf(stderr, "microcosmd %s: no route to the cluster controller at %s\n", name,
 		        ep);
@@ -253,7 +277,7 @@ int cmd_daemon(int argc, char **argv)
 	cfg->events[0] = '\0';
 	snprintf(cfg->dir, sizeof(cfg->dir), "%s/%s/%s/%s", state_root, cluster, MC_HOSTS_SUBDIR,
 	         name);
-	snprintf(cfg->netns, sizeof(cfg->netns), "microcosm-%.30s-%.40s", cluster, name);
+	snprintf(cfg->netns, sizeof(cfg->netns), "microcosm-%s-%s", cluster, name);
 	ov->host_ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	ov->local = local;
 	ov->self = mc_net_overlay_host((unsigned)hi);
@@ -261,6 +285,24 @@ int cmd_daemon(int argc, char **argv)
 	ov->vni = (uint32_t)json_integer_value(json_object_get(start, "vni"));
 	cfg->in_ns = mc_overlay_setup;
 	cfg->in_ns_arg = ov;
+	/* What the guests boot from must be here too (a shared or identical cache). */
+	{
+		const char *need[] = {cfg->kernel, cfg->initrd, cfg->base_image,
+		                      cfg->clone ? cfg->tpl_memory : NULL,
+		                      cfg->clone ? cfg->tpl_state : NULL};
+
+		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+			if (need[i] && need[i][0] && access(need[i], R_OK) < 0) {
+				snprintf(err, sizeof(err),
+				         "%s: %s (every host needs the same guest assets: "
+				         "MC_CACHE_DIR on a shared filesystem, or the same build)",
+				         need[i], strerror(errno));
+				send_ctl(up,
+				         json_pack("{s:s, s:s}", "type", "error", "error", err));
+				fprintf(stderr, "microcosmd %s: %s\n", name, err);
+				goto out;
+			}
+	}
 	mc_rm_rf(cfg->dir); /* a killed daemon's leftovers of the same cluster */
 	mc_net_forget_ns(cfg->netns);
 	if (ov->host_ns_fd < 0 || mc_mkdir_p(cfg->dir, 0700) < 0) {
@@ -269,14 +311,12 @@ int cmd_daemon(int argc, char **argv)
 		fprintf(stderr, "microcosmd %s: %s\n", name, err);
 		goto out;
 	}
-	if (pipe2(pfd, O_CLOEXEC) == 0) {
-		pid_t w = fork();
+	if (pfd[1] >= 0) {
+		char line[PATH_MAX + 160];
+		int l = snprintf(line, sizeof(line), "%s\t%s\n", cfg->netns, cfg->dir);
 
-		if (w == 0) {
-			close(pfd[1]);
-			watchdog(pfd[0], cfg->netns, cfg->dir);
-		}
-		close(pfd[0]); /* pfd[1] stays open until this process ends */
+		if (write(pfd[1], line, (size_t)l) != l)
+			mc_warn("microcosmd %s: the watchdog did not take its orders", name);
 	}
 	mc_info("microcosmd %s: host %d: guests %lld..%lld, state %s", name, (int)hi,
 	        (long long)first, (long long)(first + n - 1), cfg->dir);

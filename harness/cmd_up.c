@@ -309,6 +309,15 @@ static int up_main(struct mc_up_opts *op, struct mc_ctl_config *cfg)
 		return 130;
 	}
 	if (notready < 0) {
+		if (mc_pid_alive(pid)) { /* alive but silent: its state is not stale */
+			fprintf(stderr,
+			        "microcosm up: the controller (pid %d) did not answer (see %s/%s); "
+			        "'microcosm down%s%s' removes the cluster\n",
+			        (int)pid, dir, MC_CTL_LOG,
+			        strcmp(o.c.cluster, "default") ? " -c " : "",
+			        strcmp(o.c.cluster, "default") ? o.c.cluster : "");
+			return 1;
+		}
 		fprintf(stderr, "microcosm up: the controller went away (see %s/%s)\n", dir,
 		        MC_CTL_LOG);
 		mc_cluster_cleanup_stale(&o.c);

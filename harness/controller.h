@@ -10,7 +10,7 @@
 struct mc_ctl_config {
 	char cluster[64];          /* cluster name */
 	char dir[PATH_MAX];        /* this cluster's state directory (exists, empty) */
-	char netns[80];            /* network namespace name */
+	char netns[128];           /* network namespace name */
 	unsigned n;                /* guests */
 	uint64_t mem_mib;          /* RAM per guest, MiB */
 	unsigned vcpus;            /* vCPUs per guest */

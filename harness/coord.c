@@ -52,6 +52,8 @@ struct creq {
 	int any_done;
 	int exec; /* "exec": lost hosts' guests get an exit, others a result */
 	struct mc_target t;
+	unsigned char answered[MC_HOSTS_MAX]; /* ls, status: that host's answer is in agg */
+	int64_t deadline_ms;                  /* ls, status: answer by then with what is known */
 };
 
 struct coord {
@@ -181,16 +183,28 @@ static void req_free(struct coord *c, struct creq *r)
 	free(r);
 }
 
-/* The guest entry of a lost host's guest, for ls. */
-static json_t *lost_guest(struct coord *c, unsigned k, unsigned gi)
+/* What is known of guest gi of host k when the host did not answer: failed when the host is
+ * lost, else its last state from the events. */
+static const char *unanswered_state(struct coord *c, unsigned k, unsigned gi)
+{
+	return !host_live(&c->h[k]) ? "failed" : c->gstate[gi][0] ? c->gstate[gi] : "defined";
+}
+
+/* The ls entry of a guest whose host did not answer. */
+static json_t *unanswered_guest(struct coord *c, unsigned k, unsigned gi)
 {
 	char name[16], ip[16], why[260];
 
 	guest_name(gi, name);
-	snprintf(why, sizeof(why), "host %s lost: %s", c->h[k].h.name, c->h[k].why);
+	if (host_live(&c->h[k]))
+		snprintf(why, sizeof(why), "host %s did not answer (last known state)",
+		         c->h[k].h.name);
+	else
+		snprintf(why, sizeof(why), "host %s lost: %s", c->h[k].h.name, c->h[k].why);
 	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "name", name, "index", (int)gi,
-	                 "ip", mc_net_ntoa(mc_net_guest_addr(gi), ip), "state", "failed", "reason",
-	                 why, "host", c->h[k].h.name, "kernel", "");
+	                 "ip", mc_net_ntoa(mc_net_guest_addr(gi), ip), "state",
+	                 unanswered_state(c, k, gi), "reason", why, "host", c->h[k].h.name,
+	                 "kernel", "");
 }
 
 static int guest_cmp(const void *a, const void *b)
@@ -209,10 +223,11 @@ static void req_finish(struct coord *c, struct creq *r)
 		size_t n = json_array_size(r->agg);
 
 		for (unsigned k = 0; k < c->nh; k++)
-			if (!host_live(&c->h[k]))
+			if (!r->answered[k])
 				for (unsigned i = 0; i < c->h[k].h.n; i++)
 					json_array_append_new(
-					        r->agg, lost_guest(c, k, c->h[k].h.first + i));
+					        r->agg,
+					        unanswered_guest(c, k, c->h[k].h.first + i));
 		n = json_array_size(r->agg);
 		v = calloc(n ? n : 1, sizeof(*v));
 		for (size_t i = 0; v && i < n; i++)
@@ -226,12 +241,17 @@ static void req_finish(struct coord *c, struct creq *r)
 		       NULL, 0);
 	} else if (strcmp(r->op, "status") == 0) {
 		json_t *st = r->agg, *cnt = json_object_get(st, "counts"), *hosts = json_array();
-		json_int_t failed = json_integer_value(json_object_get(cnt, "failed"));
 		char ip[16];
 
 		for (unsigned k = 0; k < c->nh; k++) {
-			if (!host_live(&c->h[k]))
-				failed += c->h[k].h.n;
+			for (unsigned i = 0; !r->answered[k] && i < c->h[k].h.n; i++) {
+				const char *state = unanswered_state(c, k, c->h[k].h.first + i);
+
+				json_object_set_new(cnt, state,
+				                    json_integer(json_integer_value(json_object_get(
+				                                         cnt, state)) +
+				                                 1));
+			}
 			json_array_append_new(
 			        hosts,
 			        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s}", "name",
@@ -240,7 +260,6 @@ static void req_finish(struct coord *c, struct creq *r)
 			                  (int)c->h[k].h.first, "guests", (int)c->h[k].h.n,
 			                  "daemon_pid", c->h[k].pid, "why", c->h[k].why));
 		}
-		json_object_set_new(cnt, "failed", json_integer(failed));
 		json_object_set_new(st, "guests", json_integer(total_guests(c)));
 		json_object_set_new(st, "elapsed_ms", json_integer(mc_now_ms() - c->started_ms));
 		json_object_set_new(st, "pid", json_integer(getpid()));
@@ -269,13 +288,17 @@ static void req_host_finished(struct coord *c, struct creq *r, unsigned k)
 }
 
 /* The answers a lost host owes for r: an error for each of its guests r names. */
-static void req_lost_guests(struct coord *c, struct creq *r, unsigned k)
+/* An error for each guest of host k that r names: the host is lost, or refused r (error). */
+static void req_guest_errors(struct coord *c, struct creq *r, unsigned k, const char *error)
 {
-	char name[16], why[260];
+	char name[16], why[300];
 
 	if (!r->t.n)
 		return;
-	snprintf(why, sizeof(why), "host %s lost: %s", c->h[k].h.name, c->h[k].why);
+	if (error)
+		snprintf(why, sizeof(why), "host %s: %s", c->h[k].h.name, error);
+	else
+		snprintf(why, sizeof(why), "host %s lost: %s", c->h[k].h.name, c->h[k].why);
 	for (unsigned i = 0; i < c->h[k].h.n; i++) {
 		unsigned gi = c->h[k].h.first + i;
 
@@ -387,6 +410,9 @@ static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, 
 		return;
 	}
 	if (strcmp(op, "status") == 0 || strcmp(op, "ls") == 0) {
+		/* A host that does not answer (dying, or its network down until the heartbeat
+		 * timeout says so) must not hold up the cluster's view. */
+		r->deadline_ms = mc_now_ms() + 5000;
 		r->agg = strcmp(op, "ls") == 0
 		                 ? json_array()
 		                 : json_pack("{s:s, s:s, s:s, s:s, s:s, s:{}, s:I}", "type",
@@ -425,11 +451,13 @@ static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, 
 				hit[host_of(c, gi)] = 1;
 		}
 		if (!matched) {
+			int exec = r->exec;
+
 			json_decref(names);
 			req_free(c, r);
 			cli_error(c, cid, len,
-			          r->exec ? "exec: target matches no guest"
-			                  : "target matches no guest");
+			          exec ? "exec: target matches no guest"
+			               : "target matches no guest");
 			return;
 		}
 		if (r->exec)
@@ -451,7 +479,7 @@ static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, 
 				forward(c, r, k, req);
 				live++;
 			} else {
-				req_lost_guests(c, r, k);
+				req_guest_errors(c, r, k, NULL);
 			}
 		}
 	}
@@ -463,26 +491,33 @@ static void drain_cli(struct coord *c)
 {
 	for (;;) {
 		unsigned char cid[256];
-		char body[1 << 16];
+		char skip[8];
 		int n, m, more = 0;
 		size_t ml = sizeof(more);
+		zmq_msg_t body;
 		json_t *req;
 
 		n = zmq_recv(c->zcli, cid, sizeof(cid), ZMQ_DONTWAIT);
 		if (n < 0)
 			return;
 		zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &ml);
-		if (!more || n > (int)sizeof(cid))
+		if (!more || n > (int)sizeof(cid)) {
+			while (more && zmq_recv(c->zcli, skip, sizeof(skip), ZMQ_DONTWAIT) >= 0 &&
+			       zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &ml) == 0)
+				;
 			continue;
-		m = zmq_recv(c->zcli, body, sizeof(body) - 1, ZMQ_DONTWAIT);
+		}
+		zmq_msg_init(&body);
+		m = zmq_msg_recv(&body, c->zcli, ZMQ_DONTWAIT);
 		while (zmq_getsockopt(c->zcli, ZMQ_RCVMORE, &more, &ml) == 0 && more)
-			zmq_recv(c->zcli, body, 1, ZMQ_DONTWAIT);
-		if (m < 0 || m >= (int)sizeof(body)) {
+			zmq_recv(c->zcli, skip, sizeof(skip), ZMQ_DONTWAIT);
+		if (m < 0 || m > (1 << 20)) {
+			zmq_msg_close(&body);
 			cli_error(c, cid, (size_t)n, "request too large");
 			continue;
 		}
-		body[m] = '\0';
-		req = json_loads(body, 0, NULL);
+		req = json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
+		zmq_msg_close(&body);
 		cli_request(c, req, cid, (size_t)n);
 		json_decref(req);
 	}
@@ -508,8 +543,13 @@ static void host_lost(struct coord *c, unsigned k, const char *why)
 	h->state = H_LOST;
 	snprintf(h->why, sizeof(h->why), "%s", why);
 	mc_warn("coord: host %s lost: %s", h->h.name, why);
-	events_write(c, json_pack("{s:I, s:s, s:s, s:s}", "t_ms", (json_int_t)mc_wall_ms(), "host",
-	                          h->h.name, "host_state", "lost", "reason", why));
+	{
+		json_t *ev = json_pack("{s:I, s:s, s:s, s:s}", "t_ms", (json_int_t)mc_wall_ms(),
+		                       "host", h->h.name, "host_state", "lost", "reason", why);
+
+		events_write(c, ev);
+		json_decref(ev);
+	}
 	for (unsigned i = 0; i < h->h.n; i++) {
 		unsigned gi = h->h.first + i;
 		char reason[260];
@@ -531,7 +571,7 @@ static void host_lost(struct coord *c, unsigned k, const char *why)
 		next = r->next;
 		if (!r->waiting[k])
 			continue;
-		req_lost_guests(c, r, k);
+		req_guest_errors(c, r, k, NULL);
 		req_host_finished(c, r, k);
 	}
 }
@@ -555,6 +595,7 @@ static void host_reply(struct coord *c, unsigned k, uint32_t seq, json_t *msg, c
 			json_object_set_new(g, "host", json_string(c->h[k].h.name));
 			json_array_append(r->agg, g);
 		}
+		r->answered[k] = 1;
 		req_host_finished(c, r, k);
 	} else if (strcmp(type, "status") == 0 && strcmp(r->op, "status") == 0) {
 		json_t *cnt = json_object_get(r->agg, "counts"), *v;
@@ -573,6 +614,7 @@ static void host_reply(struct coord *c, unsigned k, uint32_t seq, json_t *msg, c
 		                    json_integer(ar < 0 || have < 0 ? -1
 		                                 : ar > have        ? ar
 		                                                    : have));
+		r->answered[k] = 1;
 		req_host_finished(c, r, k);
 	} else if (strcmp(type, "start") == 0) {
 		r->hjob[k] = (uint32_t)job; /* the cluster controller sent its own start */
@@ -582,9 +624,15 @@ static void host_reply(struct coord *c, unsigned k, uint32_t seq, json_t *msg, c
 	} else if (strcmp(type, "error") == 0) {
 		const char *e = json_string_value(json_object_get(msg, "error"));
 
-		to_cli(c, r->cid, r->cid_len, json_incref(msg), NULL, 0);
-		if (!e || strncmp(e, "signal:", 7) != 0)
+		if (e && strncmp(e, "signal:", 7) == 0) { /* about a signal: the job goes on */
+			to_cli(c, r->cid, r->cid_len, json_incref(msg), NULL, 0);
+		} else if (r->t.n) { /* one host's refusal fails its guests, not the request */
+			req_guest_errors(c, r, k, e ? e : "refused the request");
 			req_host_finished(c, r, k);
+		} else {
+			to_cli(c, r->cid, r->cid_len, json_incref(msg), NULL, 0);
+			req_host_finished(c, r, k);
+		}
 	} else {
 		if (json_object_get(msg, "job"))
 			json_object_set_new(msg, "job", json_integer(r->job));
@@ -610,7 +658,7 @@ static void host_control(struct coord *c, unsigned k, json_t *msg)
 		h->state = H_UP;
 	} else if (strcmp(type, "error") == 0 && h->state == H_STARTING) {
 		snprintf(h->why, sizeof(h->why), "%s",
-		         json_string_value(json_object_get(msg, "error")));
+		         json_string_value(json_object_get(msg, "error")) ?: "setup failed");
 		h->state = H_GONE;
 	} else if (strcmp(type, "bye") == 0) {
 		if (!c->shutting_down)
@@ -624,22 +672,23 @@ static void drain_hosts(struct coord *c, int accept_hello)
 {
 	for (;;) {
 		unsigned char id[128], f1[16];
-		char body[1 << 16];
 		void *data = NULL;
 		int n, l1, m, more = 0, k;
 		size_t ml = sizeof(more), dlen = 0;
-		zmq_msg_t extra;
+		zmq_msg_t body, extra;
 		json_t *msg;
 
 		n = zmq_recv(c->zhosts, id, sizeof(id), ZMQ_DONTWAIT);
 		if (n < 0)
 			return;
 		l1 = m = -1;
+		zmq_msg_init(&body);
+		zmq_msg_init(&extra);
 		if (zmq_getsockopt(c->zhosts, ZMQ_RCVMORE, &more, &ml) == 0 && more)
 			l1 = zmq_recv(c->zhosts, f1, sizeof(f1), ZMQ_DONTWAIT);
+		/* Any size: an ls of a host with thousands of guests is megabytes. */
 		if (zmq_getsockopt(c->zhosts, ZMQ_RCVMORE, &more, &ml) == 0 && more)
-			m = zmq_recv(c->zhosts, body, sizeof(body) - 1, ZMQ_DONTWAIT);
-		zmq_msg_init(&extra);
+			m = zmq_msg_recv(&body, c->zhosts, ZMQ_DONTWAIT);
 		if (zmq_getsockopt(c->zhosts, ZMQ_RCVMORE, &more, &ml) == 0 && more &&
 		    zmq_msg_recv(&extra, c->zhosts, ZMQ_DONTWAIT) >= 0) {
 			data = zmq_msg_data(&extra);
@@ -647,12 +696,13 @@ static void drain_hosts(struct coord *c, int accept_hello)
 		}
 		while (zmq_getsockopt(c->zhosts, ZMQ_RCVMORE, &more, &ml) == 0 && more)
 			zmq_recv(c->zhosts, f1, 1, ZMQ_DONTWAIT);
-		if (n > (int)sizeof(id) || l1 < 0 || m < 0 || m >= (int)sizeof(body)) {
+		if (n > (int)sizeof(id) || l1 < 0 || m < 0) {
+			zmq_msg_close(&body);
 			zmq_msg_close(&extra);
 			continue;
 		}
-		body[m] = '\0';
-		msg = json_loads(body, 0, NULL);
+		msg = json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
+		zmq_msg_close(&body);
 		k = host_by_id(c, id, (size_t)n);
 		if (k < 0 && accept_hello && l1 == 0 && c->nh < c->expected &&
 		    !strcmp(json_string_value(json_object_get(msg, "type")) ?: "", "hello")) {
@@ -663,7 +713,12 @@ static void drain_hosts(struct coord *c, int accept_hello)
 			                      "underlay", ul ? ul : "", "first", 0, "n", 0);
 			unsigned one;
 
-			if (name && mc_hosts_from_json(a, &h->h, &one) == 0) {
+			const char *ver = json_string_value(json_object_get(msg, "version"));
+
+			if (!ver || strcmp(ver, MC_VERSION) != 0) {
+				mc_warn("coord: host %s runs microcosm %s, this is %s: not taken",
+				        name ? name : "?", ver ? ver : "?", MC_VERSION);
+			} else if (name && mc_hosts_from_json(a, &h->h, &one) == 0) {
 				memcpy(h->id, id, (size_t)n);
 				h->id_len = (size_t)n;
 				h->pid = (int)json_integer_value(json_object_get(msg, "pid"));
@@ -676,9 +731,15 @@ static void drain_hosts(struct coord *c, int accept_hello)
 				        h->pid);
 				c->nh++;
 			} else {
-				mc_warn("coord: malformed hello: %s", body);
+				mc_warn("coord: malformed hello from a daemon");
 			}
 			json_decref(a);
+		} else if (k >= 0 && !host_live(&c->h[k]) && c->h[k].state != H_HELLO) {
+			/* A lost host's late words: its guests were answered for and recorded
+			 * failed already. Only its goodbye counts. */
+			if (l1 == 0 &&
+			    !strcmp(json_string_value(json_object_get(msg, "type")) ?: "", "bye"))
+				host_control(c, (unsigned)k, msg);
 		} else if (k >= 0) {
 			c->h[k].heard_ms = mc_now_ms();
 			if (l1 == 0) {
@@ -708,6 +769,19 @@ static void begin_down(struct coord *c)
 }
 
 /* Heartbeats both ways, lost hosts, the end of a shutdown. Returns ms to wait. */
+/* Heartbeats to the live hosts, every guest-heartbeat period (also while starting). */
+static void send_hbs(struct coord *c)
+{
+	int64_t now = mc_now_ms();
+
+	if (now - c->sent_hb_ms < (int64_t)c->cfg->hb_ms)
+		return;
+	for (unsigned k = 0; k < c->nh; k++)
+		if (host_live(&c->h[k]))
+			to_host(c, k, json_pack("{s:s}", "type", "hb"), NULL, 0);
+	c->sent_hb_ms = now;
+}
+
 static int tick(struct coord *c)
 {
 	int64_t now = mc_now_ms(), timeout = (int64_t)c->cfg->hb_timeout_ms;
@@ -715,11 +789,11 @@ static int tick(struct coord *c)
 
 	if (timeout < 10000)
 		timeout = 10000;
-	if (now - c->sent_hb_ms >= (int64_t)c->cfg->hb_ms) {
-		for (unsigned k = 0; k < c->nh; k++)
-			if (host_live(&c->h[k]))
-				to_host(c, k, json_pack("{s:s}", "type", "hb"), NULL, 0);
-		c->sent_hb_ms = now;
+	send_hbs(c);
+	for (struct creq *r = c->reqs, *next; r; r = next) {
+		next = r->next;
+		if (r->deadline_ms && now >= r->deadline_ms)
+			req_finish(c, r);
 	}
 	for (unsigned k = 0; k < c->nh; k++) {
 		char why[96];
@@ -909,6 +983,7 @@ static int wait_hosts(struct coord *c, int (*cond)(struct coord *), int64_t end,
 		}
 		zmq_poll(&it, 1, 200);
 		drain_hosts(c, hello);
+		send_hbs(c);
 	}
 	return 0;
 }
@@ -1076,6 +1151,7 @@ static int setup(struct coord *c, char *why, size_t whylen)
 		snprintf(why, whylen, "bind %s: %s", ep, zmq_strerror(zmq_errno()));
 		return -1;
 	}
+	sz = sizeof(c->ep);
 	zmq_getsockopt(c->zhosts, ZMQ_LAST_ENDPOINT, c->ep, &sz);
 	if (launch(c, why, whylen) < 0)
 		return -1;

@@ -164,7 +164,14 @@ void ctl_req_collect(struct ctl *c, json_t *req, const unsigned char *client, si
 		json_t *report = NULL;
 		int fd;
 
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		sigset_t none;
+
+		/* The controller's loop blocks these for its signalfd: a child that never execs
+		 * must take them again, and die with the controller. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		snprintf(path, sizeof(path), "%s/collect.log", c->cfg->dir);
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0) {
 			dup2(fd, 1);
@@ -197,12 +204,20 @@ void ctl_req_collect(struct ctl *c, json_t *req, const unsigned char *client, si
 
 void ctl_collect_cleanup(struct ctl *c)
 {
-	int status;
+	int status, gone = 0;
 
 	if (!c->collect.pid)
 		return;
 	kill(c->collect.pid, SIGTERM);
-	waitpid(c->collect.pid, &status, 0);
+	for (int i = 0; i < 50 && !gone; i++) {
+		gone = waitpid(c->collect.pid, &status, WNOHANG) == c->collect.pid;
+		if (!gone)
+			usleep(100 * 1000);
+	}
+	if (!gone) {
+		kill(c->collect.pid, SIGKILL);
+		waitpid(c->collect.pid, &status, 0);
+	}
 	c->collect.pid = 0;
 	mc_rm_rf(c->collect.dir);
 }
