@@ -12,8 +12,12 @@
 # (defaults "--sizes 8,1K,64K --iters 50" and "--sizes 8,64K --iters 20"; launching 64
 # ranks takes minutes under TCG, so smaller ones keep a 64-rank round short);
 # MC_BENCH_RING_ARGS=none leaves the ring out.
-# MC_BENCH_FLUSH sets the traced runs' tracing.flush (e.g. off, 2s; default 500ms);
-# MC_BENCH_MODES="on" runs the traced runs only (the merge check; no ratio).
+# MC_BENCH_MODES lists the runs of a round, in order (default "off on"): off untraced,
+# on traced with tracing.flush MC_BENCH_FLUSH (default 500ms), on:FLUSH traced with that
+# flush (e.g. "off on:500ms on:off" measures the flush setting's effect in the same
+# rounds); without off the traced runs only are made (the merge check; no ratio).
+# Ratios are printed two ways: of the medians over the rounds, and the median of each
+# round's own ratio (traced run / the untraced run of the same round).
 # MC_BENCH_KEEP=1 keeps the runs (and the traced runs' trace/) in a /tmp folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -51,27 +55,35 @@ EOF
     args: $(yaml_args "${MC_BENCH_RING_ARGS:---sizes 8,64K --iters 20}")
     timeout: 30m
 EOF
-cp "$work/overhead.yaml" "$work/overhead-on.yaml"
-cat >>"$work/overhead-on.yaml" <<EOF
-tracing:
-  enabled: true
-  flush: ${MC_BENCH_FLUSH:-500ms}
-EOF
+modes="${MC_BENCH_MODES:-off on}"
+for mode in $modes; do
+	case "$mode" in
+	off) continue ;;
+	on) flush="${MC_BENCH_FLUSH:-500ms}" ;;
+	on:?*) flush="${mode#on:}" ;;
+	*)
+		echo "bench/trace_overhead.sh: MC_BENCH_MODES: '$mode' is not off, on or on:FLUSH" >&2
+		exit 2
+		;;
+	esac
+	cp "$work/overhead.yaml" "$work/overhead-$mode.yaml"
+	printf 'tracing:\n  enabled: true\n  flush: %s\n' "$flush" >>"$work/overhead-$mode.yaml"
+done
 : >"$work/runs.txt"
 for r in $(seq 1 "$rounds"); do
-	for mode in ${MC_BENCH_MODES:-off on}; do
+	for mode in $modes; do
 		file="$work/overhead.yaml"
-		[ "$mode" = on ] && file="$work/overhead-on.yaml"
+		[ "$mode" = off ] || file="$work/overhead-$mode.yaml"
 		echo "bench/trace_overhead.sh: $n ranks, round $r/$rounds, tracing $mode..." >&2
 		t0=$(date +%s)
 		"$MC" run -c "benchtrace$$" -r "$work/runs-$mode" \
 			"$file" >"$work/$mode-$r.out" 2>"$work/$mode-$r.err" ||
 			{ tail -20 "$work/$mode-$r.err" >&2; exit 1; }
 		echo "  $(($(date +%s) - t0)) s" >&2
-		echo "$mode $(tail -1 "$work/$mode-$r.out")" >>"$work/runs.txt"
+		echo "$mode $r $(tail -1 "$work/$mode-$r.out")" >>"$work/runs.txt"
 	done
 done
-last_on="$(awk '$1 == "on" { d = $2 } END { print d }' "$work/runs.txt")"
+last_on="$(awk '$1 != "off" { d = $3 } END { print d }' "$work/runs.txt")"
 echo "bench/trace_overhead.sh: merge check of $last_on..." >&2
 # A trace babeltrace2 cannot read fails the summary (which still covers the others, and
 # names it); the overhead figures count either way.
@@ -83,11 +95,13 @@ out="$root/bench-results/trace-overhead-$n-$(date -u +%Y%m%dT%H%M%SZ).json"
 import json, statistics, sys
 import bt2
 runs_file, n, out, summary_file, flush = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-runs = {"off": [], "on": []}
-import os
+runs = {}   # mode -> [run directory, one per round]
+order = []  # the modes in the order they ran
 for line in open(runs_file):
-    mode, d = line.split()
-    runs[mode].append(d)
+    mode, _, d = line.split()
+    if mode not in runs:
+        order.append(mode)
+    runs.setdefault(mode, []).append(d)
 
 def figures(dirs):
     fig = {}
@@ -100,20 +114,35 @@ def figures(dirs):
                         fig.setdefault((w["workload"], r["bytes"]), []).append(v)
     return {k: statistics.median(v) for k, v in fig.items()}, fig
 
-(a, araw), (b, braw) = figures(runs["off"]), figures(runs["on"])
+def label(mode):
+    return flush if mode == "on" else mode[3:]
+
 rows = []
-print(f"{n} ranks, tracing.flush {flush}")
-print(f"{'workload':<10} {'bytes':>7} {'off_us':>10} {'on_us':>10} {'ratio':>7}  (medians of {len(runs['off'])} rounds)")
-for k in sorted(a):
-    if k in b:
-        rows.append({"workload": k[0], "bytes": k[1], "off_us": a[k], "on_us": b[k],
-                     "ratio": b[k] / a[k], "off_all": araw[k], "on_all": braw[k]})
-        print(f"{k[0]:<10} {k[1]:>7} {a[k]:>10.1f} {b[k]:>10.1f} {b[k] / a[k]:>7.3f}")
-for k in sorted(b) if not a else []:  # traced runs only (MC_BENCH_MODES=on)
-    print(f"{k[0]:<10} {k[1]:>7} {'-':>10} {b[k]:>10.1f}")
+a, araw = figures(runs.get("off", []))
+print(f"{n} ranks; time per operation in us, medians over the rounds")
+for mode in [m for m in order if m != "off"]:
+    b, braw = figures(runs[mode])
+    print(f"traced, tracing.flush {label(mode)}:")
+    if a:
+        print(f"  {'workload':<10} {'bytes':>7} {'off_us':>10} {'on_us':>10} {'ratio':>7} "
+              f"{'paired':>7}  each round off/on")
+    for k in sorted(b):
+        if k not in a:
+            print(f"  {k[0]:<10} {k[1]:>7} {'-':>10} {b[k]:>10.1f}")
+            continue
+        paired = [y / x for x, y in zip(araw[k], braw[k])]
+        rows.append({"mode": mode, "flush": label(mode), "workload": k[0], "bytes": k[1],
+                     "off_us": a[k], "on_us": b[k], "ratio": b[k] / a[k],
+                     "paired_ratio": statistics.median(paired), "off_all": araw[k],
+                     "on_all": braw[k]})
+        each = " ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(araw[k], braw[k]))
+        print(f"  {k[0]:<10} {k[1]:>7} {a[k]:>10.1f} {b[k]:>10.1f} {b[k] / a[k]:>7.3f} "
+              f"{statistics.median(paired):>7.3f}  {each}")
+    mine = [r for r in rows if r["mode"] == mode]
+    if mine:
+        print(f"  median ratio {statistics.median(r['ratio'] for r in mine):.3f}, "
+              f"median paired ratio {statistics.median(r['paired_ratio'] for r in mine):.3f}")
 med = statistics.median(r["ratio"] for r in rows) if rows else None
-if med is not None:
-    print(f"median ratio {med:.3f}")
 
 # Merge check 1: microcosm trace summary (guest clocks shifted by the measured offsets).
 s = json.load(open(summary_file))
