@@ -1,28 +1,10 @@
 /* cmd_migrate.c — `microcosm migrate`: live-migrate guests to new QEMU processes. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
 #include "commands.h"
-
-/* Whether name is this host: its hostname (or the first label of it) or localhost. */
-static int this_host(const char *name)
-{
-	char self[256];
-	size_t n;
-
-	if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1"))
-		return 1;
-	if (gethostname(self, sizeof(self)) < 0)
-		return 0;
-	self[sizeof(self) - 1] = '\0';
-	if (!strcmp(name, self))
-		return 1;
-	n = strcspn(self, ".");
-	return strlen(name) == n && !strncmp(name, self, n);
-}
 
 struct print_ctx {
 	int json, header;
@@ -39,15 +21,18 @@ static void print_migration(void *ctx, json_t *m)
 		return;
 	}
 	if (!pc->header++)
-		printf("%-8s %9s %9s %9s %9s %6s\n", "GUEST", "TOTAL_MS", "DOWN_MS", "SETUP_MS",
-		       "SENT_MIB", "PASSES");
-	printf("%-8s %9lld %9lld %9lld %9.1f %6lld\n",
+		printf("%-8s %9s %9s %9s %9s %6s %s\n", "GUEST", "TOTAL_MS", "DOWN_MS", "SETUP_MS",
+		       "SENT_MIB", "PASSES", "HOSTS");
+	printf("%-8s %9lld %9lld %9lld %9.1f %6lld %s%s%s\n",
 	       json_string_value(json_object_get(m, "guest")),
 	       (long long)json_integer_value(json_object_get(m, "total_ms")),
 	       (long long)json_integer_value(json_object_get(m, "downtime_ms")),
 	       (long long)json_integer_value(json_object_get(m, "setup_ms")),
 	       (double)json_integer_value(json_object_get(m, "bytes")) / (1 << 20),
-	       (long long)json_integer_value(json_object_get(m, "passes")));
+	       (long long)json_integer_value(json_object_get(m, "passes")),
+	       json_string_value(json_object_get(m, "from_host")) ?: "",
+	       json_object_get(m, "to_host") ? " -> " : "",
+	       json_string_value(json_object_get(m, "to_host")) ?: "");
 }
 
 int cmd_migrate(int argc, char **argv)
@@ -61,24 +46,18 @@ int cmd_migrate(int argc, char **argv)
 	r = mc_cli_parse_target(argc, argv, &o, mc_migrate_usage);
 	if (r)
 		return r > 0 ? 0 : 2;
-	if (o.to[0] && !this_host(o.to)) {
-		fprintf(stderr,
-		        "microcosm migrate: --to '%s': not this host; a cluster spans one host "
-		        "today, so a guest can only move to a new QEMU here\n",
-		        o.to);
-		return 2;
-	}
 	pc.json = o.json;
 	cl = mc_client_connect(&o.c, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "microcosm migrate: %s\n", err);
 		return 1;
 	}
-	if (mc_client_send(cl,
-	                   json_pack("{s:s, s:s, s:s}", "op", "migrate", "target", o.target, "mode",
-	                             o.stop == 1   ? "stop"
-	                             : o.stop == 2 ? "live"
-	                                           : "auto")) < 0) {
+	if (mc_client_send(cl, json_pack("{s:s, s:s, s:s, s:s}", "op", "migrate", "target",
+	                                 o.target, "mode",
+	                                 o.stop == 1   ? "stop"
+	                                 : o.stop == 2 ? "live"
+	                                               : "auto",
+	                                 "to", o.to)) < 0) {
 		mc_client_destroy(&cl);
 		return 1;
 	}

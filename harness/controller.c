@@ -162,7 +162,7 @@ static void log_event(struct ctl *c, struct guest *g, enum mc_vm_state from, enu
 }
 
 /* A message to the cluster controller itself (an empty first frame). */
-static void uplink_send(struct ctl *c, json_t *msg)
+void ctl_uplink_send(struct ctl *c, json_t *msg)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
 
@@ -184,7 +184,7 @@ void ctl_events_append(struct ctl *c, json_t *ev)
 	}
 	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	if (line && c->cfg->uplink) /* the cluster's events file is the controller's */
-		uplink_send(c, json_pack("{s:s, s:O}", "type", "event", "event", ev));
+		ctl_uplink_send(c, json_pack("{s:s, s:O}", "type", "event", "event", ev));
 	if (line && c->events_fd >= 0) {
 		size_t len = strlen(line);
 
@@ -210,6 +210,13 @@ void ctl_transition(struct ctl *c, struct guest *g, enum mc_vm_event ev, const c
 	g->state = next;
 	if (g->mig && (next == MC_VM_FAILED || next == MC_VM_STOPPING || next == MC_VM_STOPPED))
 		ctl_migrate_abort(c, g, mc_vm_state_name(next));
+	if (g->xmig && (next == MC_VM_FAILED || next == MC_VM_STOPPING || next == MC_VM_STOPPED)) {
+		char cause[64];
+
+		snprintf(cause, sizeof(cause), "the guest is %s on its source host",
+		         mc_vm_state_name(next));
+		ctl_xmig_abort(c, g, cause);
+	}
 	if (g->restore && (next == MC_VM_READY || next == MC_VM_FAILED || next == MC_VM_STOPPING ||
 	                   next == MC_VM_STOPPED))
 		ctl_restore_done(c, g, next == MC_VM_READY);
@@ -245,7 +252,9 @@ static void on_vmm_event(void *arg, const char *event, json_t *data)
 	struct guest *g = arg;
 
 	mc_debug("vm %s: qmp event %s", g->name, event);
-	if (g->ckpt && strcmp(event, "MIGRATION") == 0)
+	if (g->xmig)
+		ctl_xmig_event(g->ctl, g, event, data);
+	else if (g->ckpt && strcmp(event, "MIGRATION") == 0)
 		ctl_checkpoint_event(g->ctl, g, data);
 	else if (g->mig && strcmp(event, "MIGRATION") == 0)
 		ctl_migrate_event(g->ctl, g, data);
@@ -311,7 +320,7 @@ void ctl_epoll_sync(struct ctl *c, struct guest *g)
 /* The guest's identity, read by its agent through fw_cfg. The seed makes
  * clones of one template differ in their random state; time_ms sets their
  * clock (a clone wakes up with its template's). */
-static int write_identity(struct ctl *c, struct guest *g, const char *path)
+int ctl_write_identity(struct ctl *c, struct guest *g, const char *path)
 {
 	const char *extra = getenv("MC_IDENTITY_EXTRA");
 	char buf[MC_IDENTITY_SIZE], ctl_ip[16], seed[33];
@@ -413,7 +422,7 @@ void ctl_start_guest_ex(struct ctl *c, struct guest *g, int reboot, const char *
 		snprintf(why, sizeof(why), "create overlay %s: %s", p.disk, strerror(-err));
 		goto fail;
 	}
-	if ((err = write_identity(c, g, p.ident)) < 0) {
+	if ((err = ctl_write_identity(c, g, p.ident)) < 0) {
 		snprintf(why, sizeof(why), "write %s: %s", p.ident, strerror(-err));
 		goto fail;
 	}
@@ -468,6 +477,7 @@ static struct guest *guest_by_id(struct ctl *c, const char *id, size_t len)
 	uint64_t idx;
 	size_t i = 0;
 	const char *dot = memchr(id, '.', len);
+	struct guest *g;
 
 	if (dot)
 		len = (size_t)(dot - id);
@@ -478,10 +488,22 @@ static struct guest *guest_by_id(struct ctl *c, const char *id, size_t len)
 	for (i = 1; i < len; i++)
 		if (!isdigit((unsigned char)name[i]))
 			return NULL;
-	if (mc_parse_u64(name + 1, 0, UINT32_MAX, &idx) || idx < c->cfg->first ||
-	    (idx -= c->cfg->first) >= c->n)
+	if (mc_parse_u64(name + 1, 0, UINT32_MAX, &idx))
 		return NULL;
-	return strcmp(c->g[idx].name, name) == 0 ? &c->g[idx] : NULL;
+	g = ctl_guest_by_gindex(c, (unsigned)idx);
+	return g && ctl_here(g) && strcmp(g->name, name) == 0 ? g : NULL;
+}
+
+struct guest *ctl_guest_by_gindex(struct ctl *c, unsigned gi)
+{
+	/* This host's own block first (a slot per guest), then the guests that arrived. */
+	if (gi >= c->cfg->first && gi - c->cfg->first < c->cfg->n &&
+	    c->g[gi - c->cfg->first].slot != CTL_SLOT_AWAY)
+		return &c->g[gi - c->cfg->first];
+	for (unsigned i = c->cfg->n; i < c->n; i++)
+		if (c->g[i].gindex == gi && c->g[i].slot != CTL_SLOT_AWAY)
+			return &c->g[i];
+	return NULL;
 }
 
 static struct run *take_run(struct guest *g, uint32_t exec_id, int remove)
@@ -690,7 +712,7 @@ int ctl_for_target(struct ctl *c, json_t *req, const char *op, const unsigned ch
 	if (!(j = ctl_job_new(c, op, client, len)))
 		return -ENOMEM;
 	for (unsigned i = 0; i < c->n; i++) {
-		if (!mc_target_match(&t, c->g[i].name, c->g[i].gindex))
+		if (!ctl_here(&c->g[i]) || !mc_target_match(&t, c->g[i].name, c->g[i].gindex))
 			continue;
 		matched++;
 		j->pending++;
@@ -732,19 +754,32 @@ struct job *ctl_job_new(struct ctl *c, const char *op, const unsigned char *clie
 	return j;
 }
 
+struct job *ctl_job_find(struct ctl *c, uint32_t id, const unsigned char *client, size_t len)
+{
+	for (struct job *j = c->jobs; j; j = j->next)
+		if (j->id == id && j->client_len == len && memcmp(j->client, client, len) == 0)
+			return j;
+	return NULL;
+}
+
 static void req_status(struct ctl *c, const unsigned char *client, size_t len)
 {
 	unsigned counts[MC_VM_NSTATES] = {0};
 	json_t *cnt = json_object();
 	int64_t now = mc_now_ms();
 
+	unsigned here = 0;
+
 	for (unsigned i = 0; i < c->n; i++)
-		counts[c->g[i].state]++;
+		if (ctl_here(&c->g[i])) {
+			counts[c->g[i].state]++;
+			here++;
+		}
 	for (int s = 0; s < MC_VM_NSTATES; s++)
 		json_object_set_new(cnt, mc_vm_state_name(s), json_integer(counts[s]));
 	send_client(c, client, len,
 	            json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:i, s:b}", "type",
-	                      "status", "cluster", c->cfg->cluster, "guests", (int)c->n, "counts",
+	                      "status", "cluster", c->cfg->cluster, "guests", (int)here, "counts",
 	                      cnt, "accel", c->cfg->accel, "accel_why", c->cfg->accel_why,
 	                      "kernel_kind", c->cfg->kernel_kind, "elapsed_ms",
 	                      (json_int_t)(now - c->started_ms), "all_ready_ms",
@@ -758,7 +793,8 @@ static void req_ls(struct ctl *c, const unsigned char *client, size_t len)
 	json_t *arr = json_array();
 
 	for (unsigned i = 0; i < c->n; i++)
-		json_array_append_new(arr, guest_json(c, &c->g[i]));
+		if (ctl_here(&c->g[i]))
+			json_array_append_new(arr, guest_json(c, &c->g[i]));
 	send_client(c, client, len, json_pack("{s:s, s:o}", "type", "ls", "guests", arr), NULL, 0);
 }
 
@@ -851,7 +887,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 	}
 	names = json_array();
 	for (unsigned i = 0; i < c->n; i++)
-		if (mc_target_match(&t, c->g[i].name, c->g[i].gindex))
+		if (ctl_here(&c->g[i]) && mc_target_match(&t, c->g[i].name, c->g[i].gindex))
 			json_array_append_new(names, json_string(c->g[i].name));
 	if (json_array_size(names) == 0) {
 		json_decref(names);
@@ -869,7 +905,7 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 		struct mc_msg m = {.type = MC_MSG_EXEC};
 		struct run *r;
 
-		if (!mc_target_match(&t, g->name, g->gindex))
+		if (!ctl_here(g) || !mc_target_match(&t, g->name, g->gindex))
 			continue;
 		j->pending++;
 		if (g->state != MC_VM_READY && g->state != MC_VM_BUSY) {
@@ -893,7 +929,12 @@ static void req_exec(struct ctl *c, json_t *req, const unsigned char *client, si
 			ctl_job_part_done(c, j);
 			continue;
 		}
+		/* Many hosts: unique across them, like job numbers (a guest that migrates takes
+		 * its commands in flight to another host). */
 		r->exec_id = ++c->next_exec_id;
+		if (c->cfg->uplink)
+			r->exec_id = (r->exec_id & 0xffffffu) |
+			             ((uint32_t)(c->cfg->host_index + 1) << 24);
 		r->job = j;
 		r->next = g->runs;
 		g->runs = r;
@@ -944,11 +985,11 @@ static void req_pause_resume(struct ctl *c, json_t *req, const char *op,
 		struct guest *g = &c->g[i];
 		int err;
 
-		if (!mc_target_match(&t, g->name, g->gindex))
+		if (!ctl_here(g) || !mc_target_match(&t, g->name, g->gindex))
 			continue;
 		matched++;
 		j->pending++;
-		if (g->op_job || !g->be || g->mig || g->ckpt || g->restore ||
+		if (g->op_job || !g->be || g->mig || g->xmig || g->ckpt || g->restore ||
 		    (pause ? !(g->state == MC_VM_READY || g->state == MC_VM_BUSY ||
 		               g->state == MC_VM_BOOTING)
 		           : g->state != MC_VM_PAUSED)) {
@@ -1066,6 +1107,8 @@ static void uplink_control(struct ctl *c, const char *body)
 	if (type && strcmp(type, "down") == 0) {
 		mc_info("controller: the cluster controller ends this host");
 		begin_shutdown(c);
+	} else if (type && strncmp(type, "xmig_", 5) == 0) {
+		ctl_xmig_control(c, type, msg);
 	}
 	json_decref(msg);
 }
@@ -1169,6 +1212,10 @@ static void reap(struct ctl *c)
 			g->pid = 0;
 			g->epoll_added = 0;
 			mc_vmm_qemu_ops.exited(g->be);
+			if (g->slot == CTL_SLOT_INCOMING) {
+				ctl_xmig_reaped(c, g, status);
+				break;
+			}
 			if (g->restore && !c->shutting_down) {
 				ctl_restore_continue(c, g);
 				break;
@@ -1202,6 +1249,10 @@ static void begin_shutdown(struct ctl *c)
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 
+		if (g->slot == CTL_SLOT_INCOMING)
+			ctl_xmig_abort(c, g, "the host is shutting down");
+		if (!ctl_here(g))
+			continue;
 		if (g->state == MC_VM_DEFINED) {
 			ctl_transition(c, g, MC_VM_EV_STOP, NULL);
 		} else if (g->state == MC_VM_READY || g->state == MC_VM_BUSY) {
@@ -1245,7 +1296,7 @@ static void refuse_rest(struct ctl *c)
 	snprintf(why, sizeof(why),
 	         "admission: not started, host memory low (%llu MiB available, %d MiB kept)",
 	         (unsigned long long)c->mem_avail_mib, MC_ADMIT_RESERVE_MIB);
-	for (; c->next_start < c->n; c->next_start++, refused++)
+	for (; c->next_start < c->cfg->n; c->next_start++, refused++)
 		ctl_transition(c, &c->g[c->next_start], MC_VM_EV_ERROR, why);
 	mc_err("controller: %u guests not started: %s", refused, why);
 }
@@ -1265,14 +1316,15 @@ static void measure_costs(struct ctl *c, unsigned ready)
 	if (c->sample.t0_ms == 0) {
 		unsigned step;
 
-		if (c->booting || c->next_start < c->n || ready == 0 || now < c->sample.next_ms)
+		if (c->booting || c->next_start < c->cfg->n || ready == 0 ||
+		    now < c->sample.next_ms)
 			return;
 		step = ready > 64 ? c->n / 64 : 1;
 		c->sample.n = 0;
 		for (unsigned i = 0; i < c->n && c->sample.n < 64; i += step ? step : 1) {
 			struct guest *g = &c->g[i];
 
-			if (g->state != MC_VM_READY || g->pid <= 0)
+			if (!ctl_here(g) || g->state != MC_VM_READY || g->pid <= 0)
 				continue;
 			c->sample.idx[c->sample.n] = i;
 			c->sample.ticks[c->sample.n++] = mc_proc_cpu_ticks(g->pid);
@@ -1297,7 +1349,7 @@ static void measure_costs(struct ctl *c, unsigned ready)
 		long long t;
 		long kib;
 
-		if (g->state != MC_VM_READY || g->pid <= 0)
+		if (!ctl_here(g) || g->state != MC_VM_READY || g->pid <= 0)
 			continue; /* busy or gone: not an idle sample */
 		t = mc_proc_cpu_ticks(g->pid);
 		kib = mc_proc_pss_kib(g->pid);
@@ -1391,12 +1443,12 @@ static int host_congested(struct ctl *c)
 static int tick(struct ctl *c)
 {
 	int64_t now = mc_now_ms(), next = now + 1000;
-	unsigned started = 0, live = 0, ready = 0, held = 0;
+	unsigned started = 0, live = 0, ready = 0, held = 0, here = 0;
 	int congested = host_congested(c);
 
 	if (c->cfg->uplink) { /* a host daemon: heartbeats both ways */
 		if (now - c->up_sent_ms >= (int64_t)c->cfg->hb_ms) {
-			uplink_send(c, json_pack("{s:s}", "type", "hb"));
+			ctl_uplink_send(c, json_pack("{s:s}", "type", "hb"));
 			c->up_sent_ms = now;
 		}
 		if (!c->shutting_down && now - c->up_heard_ms > (int64_t)c->cfg->up_timeout_ms) {
@@ -1409,7 +1461,7 @@ static int tick(struct ctl *c)
 			next = c->up_sent_ms + (int64_t)c->cfg->hb_ms;
 	}
 
-	while (!c->shutting_down && c->next_start < c->n && c->booting < c->cfg->parallel &&
+	while (!c->shutting_down && c->next_start < c->cfg->n && c->booting < c->cfg->parallel &&
 	       started < SPAWN_PER_TICK) {
 		if (memory_low(c)) {
 			refuse_rest(c);
@@ -1419,7 +1471,7 @@ static int tick(struct ctl *c)
 		started++;
 		now = mc_now_ms();
 	}
-	if (!c->shutting_down && c->next_start < c->n)
+	if (!c->shutting_down && c->next_start < c->cfg->n)
 		next = now + (c->booting < c->cfg->parallel ? 0 : 200);
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
@@ -1428,8 +1480,15 @@ static int tick(struct ctl *c)
 
 		if (g->pid > 0)
 			live++;
+		if (!ctl_here(g))
+			continue;
+		here++;
 		if (g->state == MC_VM_READY || g->state == MC_VM_BUSY)
 			ready++;
+		/* Migrating to another host: no heartbeats while stopped (the agent's next
+		 * connection is to the target host). */
+		if (g->xmig && (g->state == MC_VM_READY || g->state == MC_VM_BUSY))
+			continue;
 		switch (g->state) {
 		case MC_VM_BOOTING:
 			due = g->t_start_ms + (int64_t)c->cfg->boot_timeout_ms;
@@ -1491,7 +1550,7 @@ static int tick(struct ctl *c)
 		        held);
 		c->held_logged_ms = now;
 	}
-	if (!c->all_ready_ms && ready == c->n) {
+	if (!c->all_ready_ms && ready == here) {
 		c->all_ready_ms = now;
 		c->sample.next_ms = now + 10000; /* let clones settle before measuring */
 	}
@@ -1503,6 +1562,9 @@ static int tick(struct ctl *c)
 		if (due >= 0 && due < next)
 			next = due;
 		due = ctl_migrate_tick(c, now);
+		if (due >= 0 && due < next)
+			next = due;
+		due = ctl_xmig_tick(c, now);
 		if (due >= 0 && due < next)
 			next = due;
 	}
@@ -1518,6 +1580,7 @@ static void teardown(struct ctl *c)
 		struct guest *g = &c->g[i];
 
 		ctl_migrate_abort(c, g, "the controller is going away");
+		ctl_xmig_abort(c, g, "the controller is going away");
 		ctl_checkpoint_cleanup(c, g);
 		ctl_migrate_tick(c, mc_now_ms()); /* frees a finished one's old QEMU */
 		if (g->be)
@@ -1530,7 +1593,8 @@ static void teardown(struct ctl *c)
 			g->runs = r->next;
 			free(r);
 		}
-		mc_rm_rf(g->dir);
+		if (g->dir[0])
+			mc_rm_rf(g->dir);
 	}
 	while (c->jobs) {
 		struct job *j = c->jobs;
@@ -1662,7 +1726,9 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 	mc_trace_open(); /* guest events, when the run traces (MC_TRACE=1) */
 	c->started_ms = mc_now_ms();
 	c->up_heard_ms = c->started_ms;
-	c->g = calloc(cfg->n, sizeof(*c->g));
+	/* A host daemon may take in any guest of the cluster (migrations across hosts). */
+	c->cap = cfg->uplink && cfg->cluster_n > cfg->n ? cfg->cluster_n : cfg->n;
+	c->g = calloc(c->cap ? c->cap : 1, sizeof(*c->g));
 	c->sendbuf = malloc(MC_PROTO_MAX_MSG);
 	if (!c->g || !c->sendbuf) {
 		snprintf(why, sizeof(why), "out of memory for %u guests", cfg->n);
@@ -1683,6 +1749,12 @@ int mc_controller_run(const struct mc_ctl_config *cfg, int ready_fd)
 		mc_net_guest_mac(g->gindex, g->mac);
 		snprintf(g->dir, sizeof(g->dir), "%s/guests/%s", cfg->dir, g->name);
 	}
+	for (unsigned i = cfg->n; c->g && i < c->cap; i++) { /* free slots for arrivals */
+		c->g[i].index = i;
+		c->g[i].ctl = c;
+		c->g[i].tap_fd = -1;
+		c->g[i].slot = CTL_SLOT_AWAY;
+	}
 	if (setup(c, why, sizeof(why)) < 0)
 		rc = 1;
 	c->mem_avail0_mib = mc_host_mem_available_mib();
@@ -1697,8 +1769,8 @@ report:
 		close(ready_fd);
 	}
 	if (cfg->uplink) /* a host daemon: the cluster controller waits for this */
-		uplink_send(c, rc ? json_pack("{s:s, s:s}", "type", "error", "error", why)
-		                  : json_pack("{s:s}", "type", "started"));
+		ctl_uplink_send(c, rc ? json_pack("{s:s, s:s}", "type", "error", "error", why)
+		                      : json_pack("{s:s}", "type", "started"));
 	if (rc) {
 		mc_err("controller: setup failed: %s", why);
 		goto out;

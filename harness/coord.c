@@ -54,6 +54,26 @@ struct creq {
 	struct mc_target t;
 	unsigned char answered[MC_HOSTS_MAX]; /* ls, status: that host's answer is in agg */
 	int64_t deadline_ms;                  /* ls, status: answer by then with what is known */
+	unsigned held; /* migrations to other hosts it started that have not ended */
+};
+
+/* A guest's migration to another host (migrate --to HOST): the cluster controller drives
+ * both hosts' sides (ctl_xmig.c) with control messages and switches the overlay's routes. */
+enum { CM_CHECK, CM_PREPARE, CM_SENDING, CM_FINISHING };
+
+struct cmig {
+	struct cmig *next;
+	uint32_t id;
+	unsigned gi;       /* the guest */
+	unsigned src, dst; /* its host and the one it moves to */
+	int phase;
+	int stop;       /* stop-and-copy */
+	struct creq *r; /* the CLI request it answers (NULL when that is gone) */
+	int64_t t0_ms, deadline_ms;
+	int64_t t_stop_ms; /* when the source stopped the guest (this clock) */
+	json_t *sent;      /* the source's figures (xmig_sent) */
+	uint32_t seqs[16]; /* exec requests whose commands moved with the guest */
+	unsigned nseqs;
 };
 
 struct coord {
@@ -67,6 +87,9 @@ struct coord {
 	char (*gstate)[12]; /* last state of every guest from the events */
 	struct creq *reqs;
 	uint32_t next_seq, next_job;
+	int *owner;        /* the host running each guest (placement, then migrations) */
+	struct cmig *migs; /* migrations across hosts in progress */
+	uint32_t next_mig;
 	int shutting_down, done;
 	unsigned char down_cid[256];
 	size_t down_cid_len;
@@ -130,10 +153,22 @@ static unsigned total_guests(const struct coord *c)
 
 static int host_of(const struct coord *c, unsigned gi)
 {
+	if (c->owner && gi < total_guests(c) && c->owner[gi] >= 0)
+		return c->owner[gi];
 	for (unsigned k = 0; k < c->nh; k++)
 		if (gi >= c->h[k].h.first && gi < c->h[k].h.first + c->h[k].h.n)
 			return (int)k;
 	return -1;
+}
+
+/* Guests host k runs now. */
+static unsigned host_guests(const struct coord *c, unsigned k)
+{
+	unsigned n = 0;
+
+	for (unsigned gi = 0; gi < total_guests(c); gi++)
+		n += host_of(c, gi) == (int)k;
+	return n;
 }
 
 static int host_live(const struct chost *h)
@@ -179,6 +214,9 @@ static void req_free(struct coord *c, struct creq *r)
 			*pp = r->next;
 			break;
 		}
+	for (struct cmig *m = c->migs; m; m = m->next)
+		if (m->r == r)
+			m->r = NULL;
 	json_decref(r->agg);
 	free(r);
 }
@@ -224,10 +262,10 @@ static void req_finish(struct coord *c, struct creq *r)
 
 		for (unsigned k = 0; k < c->nh; k++)
 			if (!r->answered[k])
-				for (unsigned i = 0; i < c->h[k].h.n; i++)
-					json_array_append_new(
-					        r->agg,
-					        unanswered_guest(c, k, c->h[k].h.first + i));
+				for (unsigned gi = 0; gi < total_guests(c); gi++)
+					if (host_of(c, gi) == (int)k)
+						json_array_append_new(r->agg,
+						                      unanswered_guest(c, k, gi));
 		n = json_array_size(r->agg);
 		v = calloc(n ? n : 1, sizeof(*v));
 		for (size_t i = 0; v && i < n; i++)
@@ -244,8 +282,12 @@ static void req_finish(struct coord *c, struct creq *r)
 		char ip[16];
 
 		for (unsigned k = 0; k < c->nh; k++) {
-			for (unsigned i = 0; !r->answered[k] && i < c->h[k].h.n; i++) {
-				const char *state = unanswered_state(c, k, c->h[k].h.first + i);
+			for (unsigned gi = 0; !r->answered[k] && gi < total_guests(c); gi++) {
+				const char *state;
+
+				if (host_of(c, gi) != (int)k)
+					continue;
+				state = unanswered_state(c, k, gi);
 
 				json_object_set_new(cnt, state,
 				                    json_integer(json_integer_value(json_object_get(
@@ -257,7 +299,7 @@ static void req_finish(struct coord *c, struct creq *r)
 			        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s}", "name",
 			                  c->h[k].h.name, "state", host_state_names[c->h[k].state],
 			                  "underlay", mc_net_ntoa(c->h[k].h.underlay, ip), "first",
-			                  (int)c->h[k].h.first, "guests", (int)c->h[k].h.n,
+			                  (int)c->h[k].h.first, "guests", (int)host_guests(c, k),
 			                  "daemon_pid", c->h[k].pid, "why", c->h[k].why));
 		}
 		json_object_set_new(st, "guests", json_integer(total_guests(c)));
@@ -276,15 +318,23 @@ static void req_finish(struct coord *c, struct creq *r)
 	req_free(c, r);
 }
 
+/* Every host has answered r and no migration of it is under way: the answer. */
+static void req_maybe_finish(struct coord *c, struct creq *r)
+{
+	if (r->held)
+		return;
+	for (unsigned i = 0; i < c->nh; i++)
+		if (r->waiting[i])
+			return;
+	req_finish(c, r);
+}
+
 static void req_host_finished(struct coord *c, struct creq *r, unsigned k)
 {
 	if (!r->waiting[k])
 		return;
 	r->waiting[k] = 0;
-	for (unsigned i = 0; i < c->nh; i++)
-		if (r->waiting[i])
-			return;
-	req_finish(c, r);
+	req_maybe_finish(c, r);
 }
 
 /* The answers a lost host owes for r: an error for each of its guests r names. */
@@ -299,9 +349,9 @@ static void req_guest_errors(struct coord *c, struct creq *r, unsigned k, const 
 		snprintf(why, sizeof(why), "host %s: %s", c->h[k].h.name, error);
 	else
 		snprintf(why, sizeof(why), "host %s lost: %s", c->h[k].h.name, c->h[k].why);
-	for (unsigned i = 0; i < c->h[k].h.n; i++) {
-		unsigned gi = c->h[k].h.first + i;
-
+	for (unsigned gi = 0; gi < total_guests(c); gi++) {
+		if (host_of(c, gi) != (int)k)
+			continue;
 		guest_name(gi, name);
 		if (!mc_target_match(&r->t, name, gi))
 			continue;
@@ -372,6 +422,319 @@ static void cli_signal(struct coord *c, json_t *req, const unsigned char *cid, s
 
 static void begin_down(struct coord *c);
 
+/* ---------- migrations across hosts ---------- */
+
+static struct cmig *cm_find(struct coord *c, uint32_t id)
+{
+	for (struct cmig *m = c->migs; m; m = m->next)
+		if (m->id == id)
+			return m;
+	return NULL;
+}
+
+/* Ends m: its result goes to the request, which may be complete now. */
+static void cm_end(struct coord *c, struct cmig *m, json_t *result)
+{
+	struct creq *r = m->r;
+
+	for (struct cmig **pp = &c->migs; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	json_decref(m->sent);
+	free(m);
+	if (!r) {
+		json_decref(result);
+		return;
+	}
+	to_cli(c, r->cid, r->cid_len, result, NULL, 0);
+	r->any_done = 1;
+	r->held--;
+	req_maybe_finish(c, r);
+}
+
+/* m failed (why names the guest): both sides undo their part, the guest stays where it is. */
+static void cm_fail(struct coord *c, struct cmig *m, const char *why)
+{
+	char name[16], text[700];
+	unsigned hosts[2] = {m->src, m->dst};
+
+	guest_name(m->gi, name);
+	for (int i = 0; i < 2; i++)
+		if (host_live(&c->h[hosts[i]]))
+			to_host(c, hosts[i],
+			        json_pack("{s:s, s:I, s:i, s:s}", "type", "xmig_abort", "id",
+			                  (json_int_t)m->id, "guest", (int)m->gi, "error", why),
+			        NULL, 0);
+	/* Commands that were to move with it stay with the source. */
+	for (unsigned i = 0; i < m->nseqs; i++) {
+		struct creq *r = req_find(c, m->seqs[i]);
+
+		if (r && r != m->r)
+			req_host_finished(c, r, m->dst);
+		else if (r)
+			r->waiting[m->dst] = 0;
+	}
+	/* The hosts' messages name the guest already ("vm g0003: …"). */
+	if (!strncmp(why, "vm ", 3) && !strncmp(why + 3, name, strlen(name)) &&
+	    !strncmp(why + 3 + strlen(name), ": ", 2))
+		why += 3 + strlen(name) + 2;
+	snprintf(text, sizeof(text), "vm %s: migration to host %s failed: %s; %s %s", name,
+	         c->h[m->dst].h.name, why,
+	         host_live(&c->h[m->src]) ? "it stays on host" : "it was on host, now lost:",
+	         c->h[m->src].h.name);
+	mc_warn("coord: %s", text);
+	cm_end(c, m,
+	       json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "result", "guest", name, "error",
+	                 text, "from_host", c->h[m->src].h.name, "to_host", c->h[m->dst].h.name));
+}
+
+/* The target runs the guest: routes everywhere, the source lets go, the events and the
+ * request get the figures. */
+static void cm_done(struct coord *c, struct cmig *m, json_t *msg)
+{
+	int64_t now = mc_now_ms();
+	json_t *st = json_object_get(m->sent, "stats"), *ev;
+	json_int_t down =
+	        now - json_integer_value(json_object_get(msg, "since_cont_ms")) - m->t_stop_ms;
+	const char *state = json_string_value(json_object_get(msg, "state")) ?: "ready";
+	char name[16], a[16];
+	int err;
+
+	guest_name(m->gi, name);
+	c->owner[m->gi] = (int)m->dst;
+	if ((err = mc_net_route_via(MC_NET_OVERLAY_IF, mc_net_guest_addr(m->gi),
+	                            mc_net_overlay_host(m->dst))) < 0)
+		mc_warn("coord: vm %s: route via %s: %s", name,
+		        mc_net_ntoa(mc_net_overlay_host(m->dst), a), strerror(-err));
+	for (unsigned k = 0; k < c->nh; k++) {
+		if (k == m->dst || !host_live(&c->h[k]))
+			continue;
+		to_host(c, k,
+		        k == m->src ? json_pack("{s:s, s:I, s:i, s:i}", "type", "xmig_commit", "id",
+		                                (json_int_t)m->id, "guest", (int)m->gi, "to_host",
+		                                (int)m->dst)
+		                    : json_pack("{s:s, s:i, s:i}", "type", "xmig_route", "guest",
+		                                (int)m->gi, "to_host", (int)m->dst),
+		        NULL, 0);
+	}
+	mc_info("coord: vm %s: migrated from host %s to host %s (%s): %lld ms, downtime %lld ms",
+	        name, c->h[m->src].h.name, c->h[m->dst].h.name,
+	        m->stop ? "stop-and-copy" : "pre-copy", (long long)(now - m->t0_ms),
+	        (long long)down);
+	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O, "
+	               "s:O, s:O, s:O}}",
+	               "t_ms", (json_int_t)mc_wall_ms(), "guest", name, "from", state, "state",
+	               state, "reason", "migrated", "host", c->h[m->dst].h.name, "migration",
+	               "from_host", c->h[m->src].h.name, "to_host", c->h[m->dst].h.name, "mode",
+	               m->stop ? "stop" : "live", "total_ms", (json_int_t)(now - m->t0_ms),
+	               "downtime_ms", down, "qemu_total_ms",
+	               json_object_get(st, "qemu_total_ms") ?: json_null(), "qemu_downtime_ms",
+	               json_object_get(st, "qemu_downtime_ms") ?: json_null(), "setup_ms",
+	               json_object_get(st, "setup_ms") ?: json_null(), "bytes",
+	               json_object_get(st, "bytes") ?: json_null(), "passes",
+	               json_object_get(st, "passes") ?: json_null(), "disk_bytes",
+	               json_object_get(st, "disk_bytes") ?: json_null());
+	events_write(c, ev);
+	json_decref(ev);
+	cm_end(c, m,
+	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:O, "
+	                 "s:i}",
+	                 "type", "result", "guest", name, "state", state, "mode",
+	                 m->stop ? "stop" : "live", "from_host", c->h[m->src].h.name, "to_host",
+	                 c->h[m->dst].h.name, "total_ms", (json_int_t)(now - m->t0_ms),
+	                 "downtime_ms", down, "qemu_total_ms",
+	                 json_object_get(st, "qemu_total_ms") ?: json_null(), "qemu_downtime_ms",
+	                 json_object_get(st, "qemu_downtime_ms") ?: json_null(), "setup_ms",
+	                 json_object_get(st, "setup_ms") ?: json_null(), "bytes",
+	                 json_object_get(st, "bytes") ?: json_null(), "passes",
+	                 json_object_get(st, "passes") ?: json_null(), "disk_bytes",
+	                 json_object_get(st, "disk_bytes") ?: json_null(), "pid",
+	                 (int)json_integer_value(json_object_get(msg, "pid"))));
+}
+
+/* The source sent everything: its commands in flight are the target's to answer from now
+ * on (their requests wait for it too), then the target may run the guest. */
+static void cm_sent(struct coord *c, struct cmig *m, json_t *msg)
+{
+	json_t *runs = json_object_get(json_object_get(msg, "adopt"), "runs"), *v;
+	size_t i;
+
+	m->t_stop_ms = mc_now_ms() - json_integer_value(json_object_get(msg, "since_stop_ms"));
+	m->sent = json_incref(msg);
+	json_array_foreach(runs, i, v)
+	{
+		const char *hex = json_string_value(json_object_get(v, "client"));
+		unsigned b[6];
+		uint32_t seq;
+		unsigned char raw[4];
+		struct creq *r;
+
+		/* The host saw the request's client as MC_CTL_UPLINK_TAG, 'q', its number. */
+		if (!hex || strlen(hex) != 12 ||
+		    sscanf(hex, "%2x%2x%2x%2x%2x%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) !=
+		            6 ||
+		    b[1] != 'q')
+			continue;
+		for (int k = 0; k < 4; k++)
+			raw[k] = (unsigned char)b[2 + k];
+		memcpy(&seq, raw, 4);
+		if (!(r = req_find(c, seq)) || r->waiting[m->dst] || !r->waiting[m->src])
+			continue;
+		r->waiting[m->dst] = 1;
+		r->hjob[m->dst] = (uint32_t)json_integer_value(json_object_get(v, "job"));
+		if (m->nseqs < sizeof(m->seqs) / sizeof(m->seqs[0]))
+			m->seqs[m->nseqs++] = seq;
+	}
+	m->phase = CM_FINISHING;
+	to_host(c, m->dst,
+	        json_pack("{s:s, s:I, s:i, s:O}", "type", "xmig_finish", "id", (json_int_t)m->id,
+	                  "guest", (int)m->gi, "adopt",
+	                  json_object_get(msg, "adopt") ?: json_object()),
+	        NULL, 0);
+}
+
+/* A migration message from host k. */
+static void cm_msg(struct coord *c, unsigned k, const char *type, json_t *msg)
+{
+	struct cmig *m = cm_find(c, (uint32_t)json_integer_value(json_object_get(msg, "id")));
+
+	if (!m || (k != m->src && k != m->dst))
+		return;
+	if (!strcmp(type, "xmig_failed")) {
+		cm_fail(c, m, json_string_value(json_object_get(msg, "error")) ?: "failed");
+	} else if (!strcmp(type, "xmig_checked") && k == m->src && m->phase == CM_CHECK) {
+		m->phase = CM_PREPARE;
+		to_host(c, m->dst,
+		        json_pack("{s:s, s:I, s:i, s:b, s:s}", "type", "xmig_prepare", "id",
+		                  (json_int_t)m->id, "guest", (int)m->gi, "from_template",
+		                  json_is_true(json_object_get(msg, "from_template")), "mode",
+		                  m->stop ? "stop" : "live"),
+		        NULL, 0);
+	} else if (!strcmp(type, "xmig_listening") && k == m->dst && m->phase == CM_PREPARE) {
+		m->phase = CM_SENDING;
+		to_host(c, m->src,
+		        json_pack("{s:s, s:I, s:i, s:s, s:O, s:O, s:O, s:O, s:i}", "type",
+		                  "xmig_send", "id", (json_int_t)m->id, "guest", (int)m->gi, "mode",
+		                  m->stop ? "stop" : "live", "host", json_object_get(msg, "host"),
+		                  "nbd_port", json_object_get(msg, "nbd_port"), "mig_port",
+		                  json_object_get(msg, "mig_port"), "export",
+		                  json_object_get(msg, "export"), "to_host", (int)m->dst),
+		        NULL, 0);
+	} else if (!strcmp(type, "xmig_sent") && k == m->src && m->phase == CM_SENDING) {
+		cm_sent(c, m, msg);
+	} else if (!strcmp(type, "xmig_done") && k == m->dst && m->phase == CM_FINISHING) {
+		cm_done(c, m, msg);
+	}
+}
+
+/* migrate TARGET --to HOST: guests of other hosts move there, guests already there get the
+ * ordinary migration to a new QEMU on their host. */
+static void cli_migrate_to(struct coord *c, struct creq *r, json_t *req, const char *to)
+{
+	const char *mode = json_string_value(json_object_get(req, "mode")) ?: "auto";
+	int hit[MC_HOSTS_MAX] = {0}, kd = -1, stop;
+	unsigned matched = 0, live = 0;
+	char name[16], why[300];
+
+	for (unsigned k = 0; k < c->nh; k++)
+		if (!strcmp(c->h[k].h.name, to))
+			kd = (int)k;
+	if (kd < 0) {
+		size_t l = (size_t)snprintf(why, sizeof(why),
+		                            "migrate --to %s: no such host (hosts:", to);
+
+		for (unsigned k = 0; k < c->nh && l < sizeof(why); k++)
+			l += (size_t)snprintf(why + l, sizeof(why) - l, " %s", c->h[k].h.name);
+		if (l < sizeof(why))
+			snprintf(why + l, sizeof(why) - l, ")");
+		cli_error(c, r->cid, r->cid_len, why);
+		req_free(c, r);
+		return;
+	}
+	if (strcmp(mode, "stop") && strcmp(mode, "live") && strcmp(mode, "auto")) {
+		cli_error(c, r->cid, r->cid_len, "mode: want auto, live or stop");
+		req_free(c, r);
+		return;
+	}
+	/* As on one host: pre-copy under KVM, stop-and-copy under TCG. */
+	stop = !strcmp(mode, "stop") || (!strcmp(mode, "auto") && strcmp(c->cfg->accel, "kvm"));
+	for (unsigned gi = 0; gi < total_guests(c); gi++) {
+		int k = host_of(c, gi);
+		const char *no = NULL;
+		struct cmig *m;
+
+		guest_name(gi, name);
+		if (!mc_target_match(&r->t, name, gi))
+			continue;
+		matched++;
+		if (k == kd) {
+			hit[k] = 1;
+			continue;
+		}
+		for (m = c->migs; m; m = m->next)
+			if (m->gi == gi)
+				no = "a migration of this guest is already in progress";
+		if (k < 0 || !host_live(&c->h[k]))
+			no = "its host is lost";
+		else if (!host_live(&c->h[kd]))
+			no = "the destination host is lost";
+		else if (strcmp(c->gstate[gi], "ready") && strcmp(c->gstate[gi], "busy")) {
+			snprintf(why, sizeof(why), "cannot migrate a guest that is %s",
+			         c->gstate[gi][0] ? c->gstate[gi] : "defined");
+			no = why;
+		}
+		if (no || !(m = calloc(1, sizeof(*m)))) {
+			char text[400];
+
+			snprintf(text, sizeof(text), "vm %s: migration to host %s refused: %s",
+			         name, to, no ? no : "out of memory");
+			to_cli(c, r->cid, r->cid_len,
+			       json_pack("{s:s, s:s, s:s}", "type", "result", "guest", name,
+			                 "error", text),
+			       NULL, 0);
+			r->any_done = 1;
+			continue;
+		}
+		m->id = ++c->next_mig;
+		m->gi = gi;
+		m->src = (unsigned)k;
+		m->dst = (unsigned)kd;
+		m->stop = stop;
+		m->r = r;
+		m->t0_ms = mc_now_ms();
+		m->deadline_ms = m->t0_ms + 270000; /* the hosts' own limit is 240 s */
+		m->phase = CM_CHECK;
+		m->next = c->migs;
+		c->migs = m;
+		r->held++;
+		mc_info("coord: vm %s: migrating from host %s to host %s", name, c->h[k].h.name,
+		        to);
+		/* The source says how the guest's memory is set up (a clone's template file, or
+		 * not): the target's QEMU must match. */
+		to_host(c, m->src,
+		        json_pack("{s:s, s:I, s:i}", "type", "xmig_check", "id", (json_int_t)m->id,
+		                  "guest", (int)gi),
+		        NULL, 0);
+	}
+	if (!matched) {
+		cli_error(c, r->cid, r->cid_len, "target matches no guest");
+		req_free(c, r);
+		return;
+	}
+	if (hit[kd]) {
+		json_t *fwd = json_deep_copy(req);
+
+		json_object_del(fwd, "to");
+		forward(c, r, (unsigned)kd, fwd);
+		json_decref(fwd);
+		live++;
+	}
+	(void)live;
+	req_maybe_finish(c, r);
+}
+
 static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, size_t len)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
@@ -436,6 +799,11 @@ static void cli_request(struct coord *c, json_t *req, const unsigned char *cid, 
 		return;
 	}
 	r->exec = strcmp(op, "exec") == 0;
+	if (!strcmp(op, "migrate") && json_string_value(json_object_get(req, "to")) &&
+	    json_string_value(json_object_get(req, "to"))[0]) {
+		cli_migrate_to(c, r, req, json_string_value(json_object_get(req, "to")));
+		return;
+	}
 	{
 		json_t *names = json_array();
 		int hit[MC_HOSTS_MAX] = {0};
@@ -550,11 +918,12 @@ static void host_lost(struct coord *c, unsigned k, const char *why)
 		events_write(c, ev);
 		json_decref(ev);
 	}
-	for (unsigned i = 0; i < h->h.n; i++) {
-		unsigned gi = h->h.first + i;
+	for (unsigned gi = 0; gi < total_guests(c); gi++) {
 		char reason[260];
 		json_t *ev;
 
+		if (host_of(c, gi) != (int)k)
+			continue;
 		if (!strcmp(c->gstate[gi], "failed") || !strcmp(c->gstate[gi], "stopped"))
 			continue;
 		guest_name(gi, name);
@@ -565,6 +934,16 @@ static void host_lost(struct coord *c, unsigned k, const char *why)
 		               "boot", 1, "reason", reason, "host", h->h.name);
 		events_write(c, ev);
 		json_decref(ev);
+	}
+	/* Migrations to or from it end: the other side undoes its part. */
+	for (struct cmig *m = c->migs, *next; m; m = next) {
+		char w[300];
+
+		next = m->next;
+		if (m->src != k && m->dst != k)
+			continue;
+		snprintf(w, sizeof(w), "host %s lost: %s", h->h.name, why);
+		cm_fail(c, m, w);
 	}
 	/* What it still owed: answered for it. */
 	for (struct creq *r = c->reqs, *next; r; r = next) {
@@ -654,6 +1033,8 @@ static void host_control(struct coord *c, unsigned k, json_t *msg)
 			json_object_set_new(ev, "host", json_string(h->h.name));
 			events_write(c, ev);
 		}
+	} else if (strncmp(type, "xmig_", 5) == 0) {
+		cm_msg(c, k, type, msg);
 	} else if (strcmp(type, "started") == 0 && h->state == H_STARTING) {
 		h->state = H_UP;
 	} else if (strcmp(type, "error") == 0 && h->state == H_STARTING) {
@@ -794,6 +1175,13 @@ static int tick(struct coord *c)
 		next = r->next;
 		if (r->deadline_ms && now >= r->deadline_ms)
 			req_finish(c, r);
+	}
+	for (struct cmig *m = c->migs, *next; m; m = next) {
+		next = m->next;
+		if (now >= m->deadline_ms)
+			cm_fail(c, m, "not finished after 270 s");
+		else if (c->shutting_down)
+			cm_fail(c, m, "the cluster is shutting down");
 	}
 	for (unsigned k = 0; k < c->nh; k++) {
 		char why[96];
@@ -1045,6 +1433,8 @@ static int start_hosts(struct coord *c, char *why, size_t whylen)
 		c->h[k].h.first = hs[k].first;
 		c->h[k].h.n = hs[k].n;
 		c->ov.hosts[k] = c->h[k].h;
+		for (unsigned i = 0; i < hs[k].n; i++)
+			c->owner[hs[k].first + i] = (int)k;
 		mc_info("coord: host %s (%s): %u guests from g%04u (admits %u)", hs[k].name,
 		        mc_net_ntoa(hs[k].underlay, ip), hs[k].n, hs[k].first, cap[k]);
 	}
@@ -1243,7 +1633,10 @@ int mc_coord_run(const struct mc_ctl_config *cfg, const struct mc_hosts_opts *ho
 		snprintf(path, sizeof(path), "%s/events.jsonl", cfg->dir);
 	c->events_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	c->gstate = calloc(cfg->n ? cfg->n : 1, sizeof(*c->gstate));
-	if (!c->gstate) {
+	c->owner = calloc(cfg->n ? cfg->n : 1, sizeof(*c->owner));
+	for (unsigned gi = 0; c->owner && gi < cfg->n; gi++)
+		c->owner[gi] = -1;
+	if (!c->gstate || !c->owner) {
 		snprintf(why, sizeof(why), "out of memory");
 		rc = 1;
 	} else if (setup(c, why, sizeof(why)) < 0) {
@@ -1294,6 +1687,13 @@ int mc_coord_run(const struct mc_ctl_config *cfg, const struct mc_hosts_opts *ho
 		to_cli(c, c->down_cid, c->down_cid_len, json_pack("{s:s}", "type", "down"), NULL,
 		       0);
 	}
+	while (c->migs) {
+		struct cmig *m = c->migs;
+
+		c->migs = m->next;
+		json_decref(m->sent);
+		free(m);
+	}
 	while (c->reqs)
 		req_free(c, c->reqs);
 	if (c->zhosts)
@@ -1313,5 +1713,6 @@ int mc_coord_run(const struct mc_ctl_config *cfg, const struct mc_hosts_opts *ho
 	if (c->epfd >= 0)
 		close(c->epfd);
 	free(c->gstate);
+	free(c->owner);
 	return rc;
 }

@@ -145,7 +145,7 @@ void ctl_req_collect(struct ctl *c, json_t *req, const unsigned char *client, si
 		struct guest *g = &c->g[k];
 		struct ctl_guest_paths p;
 
-		if (!mc_target_match(&t, g->name, g->gindex))
+		if (!ctl_here(g) || !mc_target_match(&t, g->name, g->gindex))
 			continue;
 		ctl_guest_paths(g, &p);
 		if (access(p.disk, R_OK) < 0)

@@ -329,7 +329,7 @@ static int partition(struct ctl *c, struct job *j, const struct mc_target *t, ui
 {
 	/* Both sides over the whole cluster: across hosts, each host's fleet namespace routes
 	 * its own guests' traffic, so every host installs the same rules. */
-	unsigned total = c->cfg->cluster_n ? c->cfg->cluster_n : c->n;
+	unsigned total = c->cfg->cluster_n ? c->cfg->cluster_n : c->cfg->n;
 	struct ctl_fault *f = calloc(1, sizeof(*f));
 	int err;
 
@@ -354,7 +354,7 @@ static int partition(struct ctl *c, struct job *j, const struct mc_target *t, ui
 	for (unsigned i = 0; i < c->n; i++) {
 		struct guest *g = &c->g[i];
 
-		if (!mc_target_match(t, g->name, g->gindex))
+		if (!ctl_here(g) || !mc_target_match(t, g->name, g->gindex))
 			continue;
 		j->pending++;
 		result(c, j, g, err, err ? "installing the partition's routing rules" : NULL, NULL);
@@ -545,7 +545,8 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 		return;
 	}
 	for (unsigned i = 0; i < c->n; i++)
-		matched += mc_target_match(&t, c->g[i].name, c->g[i].gindex) != 0;
+		matched += ctl_here(&c->g[i]) &&
+		           mc_target_match(&t, c->g[i].name, c->g[i].gindex) != 0;
 	/* Across hosts a partition also goes to the hosts of the other side only. */
 	if (!matched && !(c->cfg->uplink && strcmp(k->name, "partition") == 0)) {
 		ctl_reply_error(c, client, len, "target matches no guest");
@@ -564,7 +565,7 @@ void ctl_req_fault(struct ctl *c, json_t *req, const unsigned char *client, size
 		partition(c, j, &t, (uint64_t)dur, k);
 	} else {
 		for (unsigned i = 0; i < c->n; i++)
-			if (mc_target_match(&t, c->g[i].name, c->g[i].gindex))
+			if (ctl_here(&c->g[i]) && mc_target_match(&t, c->g[i].name, c->g[i].gindex))
 				inject_one(c, j, &c->g[i], k, params, (uint64_t)dur);
 	}
 	ctl_job_part_done(c, j);

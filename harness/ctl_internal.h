@@ -27,6 +27,16 @@
 
 struct job;
 
+/* Whether a slot of the controller's table holds a guest this host runs. A host daemon's
+ * controller has a slot for each of its own guests (its block, first .. first + n - 1, at
+ * slot gindex - first) and takes further slots for guests that migrate in from other hosts
+ * (ctl_xmig.c); a guest that migrated away keeps its slot, unused. */
+enum ctl_slot {
+	CTL_SLOT_HERE = 0, /* runs here: requests, heartbeats, ls */
+	CTL_SLOT_INCOMING, /* arriving from another host: its target QEMU only, nothing else */
+	CTL_SLOT_AWAY,     /* runs elsewhere now (or a free slot): skipped everywhere */
+};
+
 /* One command running on one guest. */
 struct run {
 	struct run *next;
@@ -87,12 +97,15 @@ struct guest {
 	struct ctl_ckpt *ckpt;     /* checkpoint in progress (ctl_checkpoint.c) */
 	struct ctl_restore *restore; /* restore in progress (ctl_checkpoint.c) */
 	struct job *revive_job;      /* a revive request waiting for it to be ready */
+	enum ctl_slot slot;          /* here, arriving or away (many hosts) */
+	struct ctl_xmig *xmig;       /* migration to or from another host (ctl_xmig.c) */
 };
 
 struct ctl {
 	const struct mc_ctl_config *cfg;
 	struct guest *g;
-	unsigned n;
+	unsigned n;   /* slots in use: this host's own guests (cfg->n), then arrived ones */
+	unsigned cap; /* slots allocated (the whole cluster's guests on a host daemon) */
 	void *zctx, *zguest, *zcli;
 	int epfd, sigfd;
 	int events_fd; /* guest state changes, one JSON line each (-1: none) */
@@ -133,6 +146,21 @@ struct ctl {
 		uint32_t execs; /* c->next_exec_id when it began: a command since spoils it */
 	} sample;
 };
+
+/* Whether g is a guest this host runs (see enum ctl_slot). */
+static inline int ctl_here(const struct guest *g)
+{
+	return g->slot == CTL_SLOT_HERE;
+}
+
+/* The slot holding cluster guest gi (here, arriving or away), or NULL. */
+struct guest *ctl_guest_by_gindex(struct ctl *c, unsigned gi);
+/* A control message to the cluster controller (a host daemon's uplink; takes msg). */
+void ctl_uplink_send(struct ctl *c, json_t *msg);
+/* Writes g's identity file (fw_cfg) to path. Returns 0 or -errno. */
+int ctl_write_identity(struct ctl *c, struct guest *g, const char *path);
+/* The job of client with number id, or NULL. */
+struct job *ctl_job_find(struct ctl *c, uint32_t id, const unsigned char *client, size_t len);
 
 /* Replies, jobs and guest state (controller.c). */
 void ctl_reply_error(struct ctl *c, const unsigned char *client, size_t len, const char *text);
@@ -214,6 +242,20 @@ int ctl_migrate_reaped(struct ctl *c, pid_t pid, int status);
 int64_t ctl_migrate_tick(struct ctl *c, int64_t now);
 /* The migration's target QEMU control connection was readable/writable. */
 void ctl_migrate_io(struct ctl *c, struct guest *g, uint32_t events);
+/* Migration to and from other hosts (ctl_xmig.c), driven by the cluster controller's
+ * control messages "xmig_*" (docs/hosts.md). */
+void ctl_xmig_control(struct ctl *c, const char *type, json_t *msg);
+/* A QMP event from g's QEMU (source or target) while it migrates across hosts. */
+void ctl_xmig_event(struct ctl *c, struct guest *g, const char *event, json_t *data);
+/* Gives up g's migration across hosts: the guest stays on its source host. */
+void ctl_xmig_abort(struct ctl *c, struct guest *g, const char *why);
+/* An arriving guest's target QEMU was reaped (status as from waitpid). */
+void ctl_xmig_reaped(struct ctl *c, struct guest *g, int status);
+/* Deadlines; returns ms until the next one (or -1). */
+int64_t ctl_xmig_tick(struct ctl *c, int64_t now);
+/* Refusal of a migration of g in its current state, or NULL (ctl_migrate.c). */
+const char *ctl_migrate_refusal(struct ctl *c, struct guest *g, char *buf, size_t cap);
+
 /* A fault kind in force on guest gi ("" for none), for refusals. */
 const char *ctl_fault_on_guest(struct ctl *c, unsigned gi);
 

@@ -361,8 +361,7 @@ static void on_target_reply(void *arg, json_t *ret, const char *cls, const char 
 	ctl_epoll_sync(c, g);
 }
 
-/* Why g cannot migrate now, or NULL. */
-static const char *refusal(struct ctl *c, struct guest *g, char *buf, size_t cap)
+const char *ctl_migrate_refusal(struct ctl *c, struct guest *g, char *buf, size_t cap)
 {
 	const char *f;
 
@@ -370,7 +369,7 @@ static const char *refusal(struct ctl *c, struct guest *g, char *buf, size_t cap
 		snprintf(buf, cap, "cannot migrate a guest that is %s", mc_vm_state_name(g->state));
 		return buf;
 	}
-	if (g->mig)
+	if (g->mig || g->xmig)
 		return "a migration of this guest is already in progress";
 	if (g->op_job || g->rebooting || g->ckpt || g->restore || !g->be || g->pid <= 0)
 		return "another operation on this guest is in progress";
@@ -453,7 +452,7 @@ fail:
 static void migrate_one(struct ctl *c, struct job *j, struct guest *g, void *arg)
 {
 	char buf[160];
-	const char *no = refusal(c, g, buf, sizeof(buf));
+	const char *no = ctl_migrate_refusal(c, g, buf, sizeof(buf));
 
 	if (no)
 		reply_error(c, j, g, no);
@@ -461,15 +460,46 @@ static void migrate_one(struct ctl *c, struct job *j, struct guest *g, void *arg
 		begin(c, j, g, *(int *)arg);
 }
 
+/* Whether name is this host: its hostname (or the first label of it) or localhost. */
+static int this_host(const char *name)
+{
+	char self[256];
+	size_t n;
+
+	if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1"))
+		return 1;
+	if (gethostname(self, sizeof(self)) < 0)
+		return 0;
+	self[sizeof(self) - 1] = '\0';
+	if (!strcmp(name, self))
+		return 1;
+	n = strcspn(self, ".");
+	return strlen(name) == n && !strncmp(name, self, n);
+}
+
 void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, size_t len)
 {
 	const char *mode = json_string_value(json_object_get(req, "mode"));
+	const char *to = json_string_value(json_object_get(req, "to"));
 	/* auto: pre-copy under KVM; stop-and-copy under TCG, where busy pre-copy migrations
 	 * lost guest writes (docs/architecture.md, bench/migrate.sh). */
 	int stop = mode && !strcmp(mode, "stop");
 
 	if (mode && !stop && strcmp(mode, "live") && strcmp(mode, "auto")) {
 		ctl_reply_error(c, client, len, "mode: want auto, live or stop");
+		return;
+	}
+	/* Another host: only a cluster across hosts has one (its cluster controller moves the
+	 * guest itself and never forwards "to"). */
+	if (to && to[0] && !this_host(to)) {
+		char why[400];
+
+		snprintf(
+		        why, sizeof(why),
+		        "migrate --to %s: not this host; this cluster runs on one host, so a guest "
+		        "can only move to a new QEMU here (docs/hosts.md: clusters across hosts)",
+		        to);
+		ctl_reply_error(c, client, len, why);
 		return;
 	}
 	if (!mode || !strcmp(mode, "auto"))
@@ -483,6 +513,9 @@ int ctl_migrate_reaped(struct ctl *c, pid_t pid, int status)
 		struct guest *g = &c->g[i];
 		struct ctl_migration *m = g->mig;
 		char why[96];
+
+		if (!m)
+			continue;
 
 		if (m && m->phase >= MIG_SWITCHING && m->old_pid == pid) {
 			m->old_pid = 0;
