@@ -57,7 +57,7 @@ set +e
 "$MC" migrate --to elsewhere.example g0001 2>"$MC_STATE_DIR/err"
 rc=$?
 set -e
-[ $rc -eq 2 ] && grep -q 'not this host' "$MC_STATE_DIR/err" ||
+[ $rc -ne 0 ] && grep -q 'not this host' "$MC_STATE_DIR/err" ||
 	fail "migrate --to elsewhere: rc $rc, $(cat "$MC_STATE_DIR/err")"
 set +e
 "$MC" migrate --live --stop g0001 2>"$MC_STATE_DIR/err"
