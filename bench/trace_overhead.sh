@@ -17,7 +17,8 @@
 # flush (e.g. "off on:500ms on:off" measures the flush setting's effect in the same
 # rounds); without off the traced runs only are made (the merge check; no ratio).
 # Ratios are printed two ways: of the medians over the rounds, and the median of each
-# round's own ratio (traced run / the untraced run of the same round).
+# round's own ratio (traced run / the untraced run of the same round). With off twice in
+# a round ("off on off"), the untraced runs' ratios to each other show the noise floor.
 # MC_BENCH_KEEP=1 keeps the runs (and the traced runs' trace/) in a /tmp folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -142,6 +143,11 @@ for mode in [m for m in order if m != "off"]:
     if mine:
         print(f"  median ratio {statistics.median(r['ratio'] for r in mine):.3f}, "
               f"median paired ratio {statistics.median(r['paired_ratio'] for r in mine):.3f}")
+if len(runs.get("off", [])) > 1:  # untraced against untraced: the noise floor
+    print("untraced run to run (each run / the first):")
+    for k in sorted(a):
+        each = " ".join(f"{v / araw[k][0]:.3f}" for v in araw[k][1:])
+        print(f"  {k[0]:<10} {k[1]:>7} {each}")
 med = statistics.median(r["ratio"] for r in rows) if rows else None
 
 # Merge check 1: microcosm trace summary (guest clocks shifted by the measured offsets).

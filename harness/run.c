@@ -252,6 +252,8 @@ static pid_t spawn_self(const char *exe, char *const argv[], int out_fd, int err
  * the exit status (128+signal when killed), *timed_out set when it was. */
 /* A traced run's LD_PRELOAD for MPI ranks ("" = not traced). */
 static const char *trace_preload = "";
+/* ms: a traced rank's wait for its tracer's registration, and each exchange of it */
+#define MC_TRACE_UST_REGISTER_TIMEOUT_MS 120000
 
 /* The fault plan of the workload running now, pumped while the run waits; NULL = none. */
 static struct mc_run_faults *active_faults;
@@ -451,19 +453,28 @@ static void run_mpi(const struct mc_run_opts *o, const struct mc_exp_workload *w
 		argv[argc++] = (char *)ckpt;
 	}
 	if (trace_preload[0] && env) {
-		int user_set = 0;
+		/* The interposer, and time for the ranks' tracer to register with its guest's
+		 * session daemon: lttng-ust's default 3 s also bounds each exchange on the
+		 * notify socket, and at 64 guests under TCG a daemon can take longer to answer
+		 * a rank's channel registration; the rank then traces nothing and its trace
+		 * has a stream without its stream class (unreadable). */
+		char timeout[16];
+		const char *vars[][2] = {{"LD_PRELOAD", trace_preload},
+		                         {"LTTNG_UST_REGISTER_TIMEOUT", timeout}};
+		char **more = realloc(env, (w->envc + 3) * sizeof(*env));
 
-		for (unsigned i = 0; i < w->envc; i++)
-			user_set |= strcmp(w->env[i].name, "LD_PRELOAD") == 0;
-		if (!user_set) {
-			char **more = realloc(env, (w->envc + 2) * sizeof(*env));
+		snprintf(timeout, sizeof(timeout), "%d", MC_TRACE_UST_REGISTER_TIMEOUT_MS);
+		if (more)
+			env = more;
+		for (unsigned k = 0; more && k < 2; k++) {
+			int user_set = 0;
 
-			if (more) {
-				env = more;
-				env[w->envc + 1] = NULL;
-				if (asprintf(&env[w->envc], "LD_PRELOAD=%s", trace_preload) >= 0)
-					traced_env = 1;
-			}
+			for (unsigned i = 0; i < w->envc; i++)
+				user_set |= strcmp(w->env[i].name, vars[k][0]) == 0;
+			if (!user_set && asprintf(&env[w->envc + traced_env], "%s=%s", vars[k][0],
+			                          vars[k][1]) >= 0)
+				traced_env++;
+			env[w->envc + traced_env] = NULL;
 		}
 	}
 	s.c = &o->c;
