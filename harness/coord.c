@@ -495,7 +495,9 @@ static void cm_fail(struct coord *c, struct cmig *m, const char *why)
 static void cm_done(struct coord *c, struct cmig *m, json_t *msg)
 {
 	int64_t now = mc_now_ms();
-	json_t *st = json_object_get(m->sent, "stats"), *ev;
+	static const char *const stats[] = {"qemu_total_ms", "qemu_downtime_ms", "setup_ms",
+	                                    "bytes",         "passes",           "disk_bytes"};
+	json_t *st = json_object_get(m->sent, "stats"), *ev, *fig;
 	json_int_t down =
 	        now - json_integer_value(json_object_get(msg, "since_cont_ms")) - m->t_stop_ms;
 	const char *state = json_string_value(json_object_get(msg, "state")) ?: "ready";
@@ -523,35 +525,21 @@ static void cm_done(struct coord *c, struct cmig *m, json_t *msg)
 	        name, c->h[m->src].h.name, c->h[m->dst].h.name,
 	        m->stop ? "stop-and-copy" : "pre-copy", (long long)(now - m->t0_ms),
 	        (long long)down);
-	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O, "
-	               "s:O, s:O, s:O}}",
-	               "t_ms", (json_int_t)mc_wall_ms(), "guest", name, "from", state, "state",
-	               state, "reason", "migrated", "host", c->h[m->dst].h.name, "migration",
-	               "from_host", c->h[m->src].h.name, "to_host", c->h[m->dst].h.name, "mode",
-	               m->stop ? "stop" : "live", "total_ms", (json_int_t)(now - m->t0_ms),
-	               "downtime_ms", down, "qemu_total_ms",
-	               json_object_get(st, "qemu_total_ms") ?: json_null(), "qemu_downtime_ms",
-	               json_object_get(st, "qemu_downtime_ms") ?: json_null(), "setup_ms",
-	               json_object_get(st, "setup_ms") ?: json_null(), "bytes",
-	               json_object_get(st, "bytes") ?: json_null(), "passes",
-	               json_object_get(st, "passes") ?: json_null(), "disk_bytes",
-	               json_object_get(st, "disk_bytes") ?: json_null());
+	/* The figures, in the event's "migration" and in the result alike. */
+	fig = json_pack("{s:s, s:s, s:s, s:I, s:I}", "from_host", c->h[m->src].h.name, "to_host",
+	                c->h[m->dst].h.name, "mode", m->stop ? "stop" : "live", "total_ms",
+	                (json_int_t)(now - m->t0_ms), "downtime_ms", down);
+	for (size_t k = 0; k < sizeof(stats) / sizeof(stats[0]); k++)
+		json_object_set(fig, stats[k], json_object_get(st, stats[k]) ?: json_null());
+	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:O}", "t_ms", (json_int_t)mc_wall_ms(),
+	               "guest", name, "from", state, "state", state, "reason", "migrated", "host",
+	               c->h[m->dst].h.name, "migration", fig);
 	events_write(c, ev);
 	json_decref(ev);
-	cm_end(c, m,
-	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:O, "
-	                 "s:i}",
-	                 "type", "result", "guest", name, "state", state, "mode",
-	                 m->stop ? "stop" : "live", "from_host", c->h[m->src].h.name, "to_host",
-	                 c->h[m->dst].h.name, "total_ms", (json_int_t)(now - m->t0_ms),
-	                 "downtime_ms", down, "qemu_total_ms",
-	                 json_object_get(st, "qemu_total_ms") ?: json_null(), "qemu_downtime_ms",
-	                 json_object_get(st, "qemu_downtime_ms") ?: json_null(), "setup_ms",
-	                 json_object_get(st, "setup_ms") ?: json_null(), "bytes",
-	                 json_object_get(st, "bytes") ?: json_null(), "passes",
-	                 json_object_get(st, "passes") ?: json_null(), "disk_bytes",
-	                 json_object_get(st, "disk_bytes") ?: json_null(), "pid",
-	                 (int)json_integer_value(json_object_get(msg, "pid"))));
+	json_object_update_new(
+	        fig, json_pack("{s:s, s:s, s:s, s:i}", "type", "result", "guest", name, "state",
+	                       state, "pid", (int)json_integer_value(json_object_get(msg, "pid"))));
+	cm_end(c, m, fig);
 }
 
 /* The source sent everything: its commands in flight are the target's to answer from now

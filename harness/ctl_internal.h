@@ -236,6 +236,16 @@ void ctl_req_migrate(struct ctl *c, json_t *req, const unsigned char *client, si
 void ctl_migrate_event(struct ctl *c, struct guest *g, json_t *data);
 /* Gives up g's migration in progress (the guest stays where it is). */
 void ctl_migrate_abort(struct ctl *c, struct guest *g, const char *why);
+/* A finished outgoing migration's figures, from the source's query-migrate. */
+struct ctl_mig_stats {
+	json_int_t total, downtime, setup, bytes, passes;
+};
+/* ret: the source's query-migrate reply (NULL: none). QEMU says completed a moment before
+ * it has computed the times: then query-migrate goes again (up to 50 times, counted in
+ * *tries), its reply to again(g), and 1 is returned. Else fills s and returns 0. */
+int ctl_mig_stats(struct ctl *c, struct guest *g, json_t *ret, int *tries,
+                  void (*again)(void *, json_t *, const char *, const char *),
+                  struct ctl_mig_stats *s);
 /* A child was reaped: 1 when it was a migration's QEMU (handled), else 0. */
 int ctl_migrate_reaped(struct ctl *c, pid_t pid, int status);
 /* Deadlines and retired emulators; returns ms until the next deadline (or -1). */

@@ -42,15 +42,15 @@ struct ctl_migration {
 	char ifname[16]; /* the target's tap */
 	char sock[PATH_MAX + 16];
 	int64_t t0_ms, deadline_ms;
-	int stat_tries;         /* query-migrate replies without the final times */
-	int check;              /* MIG_RESUMING: the reply is query-status's */
-	int resumed;            /* the target needed a cont */
-	int64_t t_switched_ms;  /* the route moved */
-	int stop;               /* stop-and-copy: the source's vCPUs stop before it sends */
-	int64_t t_stop_ms;      /* ... when */
-	int target_acks;        /* replies from the target (capabilities, migrate-incoming) */
-	int64_t t_completed_ms; /* the source said completed (its vCPUs are stopped) */
-	json_int_t total, downtime, setup, bytes, passes; /* the source's query-migrate */
+	int stat_tries;          /* query-migrate replies without the final times */
+	int check;               /* MIG_RESUMING: the reply is query-status's */
+	int resumed;             /* the target needed a cont */
+	int64_t t_switched_ms;   /* the route moved */
+	int stop;                /* stop-and-copy: the source's vCPUs stop before it sends */
+	int64_t t_stop_ms;       /* ... when */
+	int target_acks;         /* replies from the target (capabilities, migrate-incoming) */
+	int64_t t_completed_ms;  /* the source said completed (its vCPUs are stopped) */
+	struct ctl_mig_stats st; /* the source's query-migrate */
 };
 
 static void reply(struct ctl *c, struct job *j, json_t *msg)
@@ -178,14 +178,14 @@ static void on_cont(void *arg, json_t *ret, const char *cls, const char *desc)
 	 * hand, its vCPUs were stopped until now. */
 	sw = (json_int_t)(m->t_switched_ms - m->t_completed_ms);
 	down = m->stop      ? (json_int_t)(now - m->t_stop_ms)
-	       : m->resumed ? m->downtime + (json_int_t)(now - m->t_completed_ms)
-	                    : m->downtime;
+	       : m->resumed ? m->st.downtime + (json_int_t)(now - m->t_completed_ms)
+	                    : m->st.downtime;
 	mc_info("vm %s: migrated (%s) to a new QEMU (pid %d): %lld ms, downtime %lld ms%s, route "
 	        "moved %lld ms after, %.1f MiB sent in %lld passes",
 	        g->name, m->stop ? "stop-and-copy" : "pre-copy", (int)g->pid,
 	        (long long)(now - m->t0_ms), (long long)down,
 	        m->resumed ? " (continued by hand)" : "", (long long)sw,
-	        (double)m->bytes / (1 << 20), (long long)m->passes);
+	        (double)m->st.bytes / (1 << 20), (long long)m->st.passes);
 	ctl_events_append(
 	        c, json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:{s:I, s:I, s:I, s:I, "
 	                     "s:I, s:I, s:I, s:I, s:s, s:s}}",
@@ -193,18 +193,37 @@ static void on_cont(void *arg, json_t *ret, const char *cls, const char *desc)
 	                     mc_vm_state_name(g->state), "state", mc_vm_state_name(g->state),
 	                     "boot", (int)g->boots, "reason", "migrated", "migration", "total_ms",
 	                     (json_int_t)(now - m->t0_ms), "downtime_ms", down, "qemu_total_ms",
-	                     m->total, "qemu_downtime_ms", m->downtime, "switch_ms", sw, "setup_ms",
-	                     m->setup, "bytes", m->bytes, "passes", m->passes, "tap", g->ifname,
-	                     "mode", m->stop ? "stop" : "live"));
+	                     m->st.total, "qemu_downtime_ms", m->st.downtime, "switch_ms", sw,
+	                     "setup_ms", m->st.setup, "bytes", m->st.bytes, "passes", m->st.passes,
+	                     "tap", g->ifname, "mode", m->stop ? "stop" : "live"));
 	mc_trace_guest_state(g->name, "migrated", g->ifname);
 	reply(c, m->job,
 	      json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "type",
 	                "result", "guest", g->name, "state", mc_vm_state_name(g->state), "mode",
 	                m->stop ? "stop" : "live", "total_ms", (json_int_t)(now - m->t0_ms),
-	                "downtime_ms", down, "qemu_total_ms", m->total, "qemu_downtime_ms",
-	                m->downtime, "switch_ms", sw, "setup_ms", m->setup, "bytes", m->bytes,
-	                "passes", m->passes, "pid", (int)g->pid));
+	                "downtime_ms", down, "qemu_total_ms", m->st.total, "qemu_downtime_ms",
+	                m->st.downtime, "switch_ms", sw, "setup_ms", m->st.setup, "bytes",
+	                m->st.bytes, "passes", m->st.passes, "pid", (int)g->pid));
 	m->job = NULL;
+}
+
+int ctl_mig_stats(struct ctl *c, struct guest *g, json_t *ret, int *tries,
+                  void (*again)(void *, json_t *, const char *, const char *),
+                  struct ctl_mig_stats *s)
+{
+	json_t *ram = json_object_get(ret, "ram");
+
+	if (ret && json_integer_value(json_object_get(ret, "total-time")) <= 0 && ++*tries < 50 &&
+	    mc_vmm_qemu_ops.command(g->be, "query-migrate", NULL, again, g) == 0) {
+		ctl_epoll_sync(c, g);
+		return 1;
+	}
+	s->downtime = json_integer_value(json_object_get(ret, "downtime"));
+	s->total = json_integer_value(json_object_get(ret, "total-time"));
+	s->setup = json_integer_value(json_object_get(ret, "setup-time"));
+	s->bytes = json_integer_value(json_object_get(ram, "transferred"));
+	s->passes = json_integer_value(json_object_get(ram, "dirty-sync-count"));
+	return 0;
 }
 
 /* The source's figures; then the switch: route, back end, and the end of the old QEMU. The
@@ -214,7 +233,6 @@ static void on_stats(void *arg, json_t *ret, const char *cls, const char *desc)
 	struct guest *g = arg;
 	struct ctl *c = g->ctl;
 	struct ctl_migration *m = g->mig;
-	json_t *ram = json_object_get(ret, "ram");
 	void *old;
 	pid_t old_pid;
 	struct mc_vmm_info info;
@@ -224,18 +242,8 @@ static void on_stats(void *arg, json_t *ret, const char *cls, const char *desc)
 	(void)desc;
 	if (!m || m->phase != MIG_FINISHING)
 		return;
-	/* QEMU says completed a moment before it has computed the times: ask again. */
-	if (ret && json_integer_value(json_object_get(ret, "total-time")) <= 0 &&
-	    ++m->stat_tries < 50 &&
-	    mc_vmm_qemu_ops.command(g->be, "query-migrate", NULL, on_stats, g) == 0) {
-		ctl_epoll_sync(c, g);
+	if (ctl_mig_stats(c, g, ret, &m->stat_tries, on_stats, &m->st))
 		return;
-	}
-	m->downtime = json_integer_value(json_object_get(ret, "downtime"));
-	m->total = json_integer_value(json_object_get(ret, "total-time"));
-	m->setup = json_integer_value(json_object_get(ret, "setup-time"));
-	m->bytes = json_integer_value(json_object_get(ram, "transferred"));
-	m->passes = json_integer_value(json_object_get(ram, "dirty-sync-count"));
 	if ((err = mc_net_route_to(m->ifname, g->addr)) < 0) {
 		char why[160];
 

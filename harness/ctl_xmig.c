@@ -63,14 +63,10 @@ struct ctl_xmig {
 	int to_host;    /* source: the target's host number */
 	int stat_tries; /* source: query-migrate replies without the final times */
 	int64_t t0_ms, t_stop_ms, t_cont_ms, deadline_ms;
-	json_int_t total, downtime, setup, bytes, passes, disk_bytes;
+	struct ctl_mig_stats st; /* source: its query-migrate */
+	json_int_t disk_bytes;
 	char ifname[16]; /* target: its tap */
 };
-
-static void sync_qmp(struct ctl *c, struct guest *g)
-{
-	ctl_epoll_sync(c, g);
-}
 
 static void send_failed(struct ctl *c, struct ctl_xmig *x, struct guest *g, const char *side,
                         const char *why)
@@ -201,7 +197,7 @@ static void on_in_status(void *arg, json_t *ret, const char *cls, const char *de
 	if (mc_vmm_qemu_ops.command(g->be, "cont", NULL, on_in_cont, g) < 0)
 		in_fail(c, g, "the new QEMU's control connection is gone");
 	else
-		sync_qmp(c, g);
+		ctl_epoll_sync(c, g);
 }
 
 /* The stream is in and the source has stopped for good: run the guest here. */
@@ -223,7 +219,7 @@ static void in_maybe_resume(struct ctl *c, struct guest *g)
 	if (mc_vmm_qemu_ops.command(g->be, "query-status", NULL, on_in_status, g) < 0)
 		in_fail(c, g, "the new QEMU's control connection is gone");
 	else
-		sync_qmp(c, g);
+		ctl_epoll_sync(c, g);
 }
 
 /* Takes over the commands in flight the source handed over: same exec ids, same job
@@ -447,7 +443,7 @@ static void in_prepare(struct ctl *c, json_t *msg)
 	snprintf(uri, sizeof(uri), "tcp:%s:%u", x->host, x->mig_port);
 	mc_vmm_qemu_ops.command(g->be, "migrate-incoming", json_pack("{s:s}", "uri", uri),
 	                        on_in_reply, g);
-	sync_qmp(c, g);
+	ctl_epoll_sync(c, g);
 	return;
 fail:
 	in_fail(c, g, why);
@@ -477,7 +473,7 @@ static void out_abort(struct ctl *c, struct guest *g, const char *why, int tell)
 		 * its disk back). */
 		if (x->stopped || x->phase >= XOUT_FINISHING)
 			mc_vmm_qemu_ops.command(g->be, "cont", NULL, NULL, NULL);
-		sync_qmp(c, g);
+		ctl_epoll_sync(c, g);
 	}
 	g->last_hb_ms = mc_now_ms(); /* the pause is not a lost heartbeat */
 	mc_warn("vm %s: migration to another host failed: %s; it stays on this host", g->name, why);
@@ -511,7 +507,7 @@ static void out_send_ram(struct ctl *c, struct guest *g)
 	x->phase = XOUT_SENDING;
 	snprintf(uri, sizeof(uri), "tcp:%s:%u", x->host, x->mig_port);
 	mc_vmm_qemu_ops.command(g->be, "migrate", json_pack("{s:s}", "uri", uri), on_out_reply, g);
-	sync_qmp(c, g);
+	ctl_epoll_sync(c, g);
 }
 
 /* The mirror is in sync: stop-and-copy stops the guest and ends the mirror (the target gets
@@ -531,7 +527,7 @@ static void out_mirror_ready(struct ctl *c, struct guest *g)
 	} else {
 		out_send_ram(c, g);
 	}
-	sync_qmp(c, g);
+	ctl_epoll_sync(c, g);
 }
 
 static void on_out_del(void *arg, json_t *ret, const char *cls, const char *desc)
@@ -570,7 +566,7 @@ static void out_mirror_done(struct ctl *c, struct guest *g, json_t *data)
 		                        json_pack("{s:s}", "state", "pre-switchover"), on_out_reply,
 		                        g);
 	}
-	sync_qmp(c, g);
+	ctl_epoll_sync(c, g);
 }
 
 /* What the target needs to take the guest over, and its commands in flight. */
@@ -602,37 +598,27 @@ static void on_out_stats(void *arg, json_t *ret, const char *cls, const char *de
 	struct guest *g = arg;
 	struct ctl *c = g->ctl;
 	struct ctl_xmig *x = g->xmig;
-	json_t *ram = json_object_get(ret, "ram");
 	int64_t now = mc_now_ms();
 
 	(void)cls;
 	(void)desc;
 	if (!x || x->phase != XOUT_FINISHING)
 		return;
-	if (ret && json_integer_value(json_object_get(ret, "total-time")) <= 0 &&
-	    ++x->stat_tries < 50 &&
-	    mc_vmm_qemu_ops.command(g->be, "query-migrate", NULL, on_out_stats, g) == 0) {
-		sync_qmp(c, g);
+	if (ctl_mig_stats(c, g, ret, &x->stat_tries, on_out_stats, &x->st))
 		return;
-	}
-	x->downtime = json_integer_value(json_object_get(ret, "downtime"));
-	x->total = json_integer_value(json_object_get(ret, "total-time"));
-	x->setup = json_integer_value(json_object_get(ret, "setup-time"));
-	x->bytes = json_integer_value(json_object_get(ram, "transferred"));
-	x->passes = json_integer_value(json_object_get(ram, "dirty-sync-count"));
 	x->phase = XOUT_SENT;
 	mc_info("vm %s: sent to host %d: %.1f MiB of RAM in %lld ms, %.1f MiB of disk; paused "
 	        "until the target runs it",
-	        g->name, x->to_host, (double)x->bytes / (1 << 20), (long long)x->total,
+	        g->name, x->to_host, (double)x->st.bytes / (1 << 20), (long long)x->st.total,
 	        (double)x->disk_bytes / (1 << 20));
 	ctl_uplink_send(c,
 	                json_pack("{s:s, s:I, s:i, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s}, "
 	                          "s:o}",
 	                          "type", "xmig_sent", "id", (json_int_t)x->id, "guest",
 	                          (int)g->gindex, "since_stop_ms", (json_int_t)(now - x->t_stop_ms),
-	                          "stats", "qemu_total_ms", x->total, "qemu_downtime_ms",
-	                          x->downtime, "setup_ms", x->setup, "bytes", x->bytes, "passes",
-	                          x->passes, "disk_bytes", x->disk_bytes, "mode",
+	                          "stats", "qemu_total_ms", x->st.total, "qemu_downtime_ms",
+	                          x->st.downtime, "setup_ms", x->st.setup, "bytes", x->st.bytes,
+	                          "passes", x->st.passes, "disk_bytes", x->disk_bytes, "mode",
 	                          x->stop ? "stop" : "live", "adopt", out_adopt_json(g)));
 }
 
@@ -704,7 +690,7 @@ static void out_send(struct ctl *c, json_t *msg)
 	                        json_pack("{s:s, s:s, s:s, s:s}", "job-id", x->job_name, "device",
 	                                  "top0", "target", x->node_name, "sync", "top"),
 	                        on_out_reply, g);
-	sync_qmp(c, g);
+	ctl_epoll_sync(c, g);
 }
 
 /* xmig_commit {id, guest, to_host}: the guest runs on the target: let go of it. */
@@ -820,7 +806,7 @@ void ctl_xmig_event(struct ctl *c, struct guest *g, const char *event, json_t *d
 			snprintf(why, sizeof(why), "QEMU reports the migration %s", st);
 			out_fail(c, g, why);
 		}
-		sync_qmp(c, g);
+		ctl_epoll_sync(c, g);
 	}
 }
 
