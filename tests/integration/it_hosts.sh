@@ -14,14 +14,6 @@ root="$(cd "$here/../.." && pwd)"
 nsh="$root/scripts/netns-hosts.sh"
 H="ith$(($$ % 100000))"
 SUB="192.168.$((150 + $$ % 50))"
-# Processes in host HOST's namespace other than its Slurm node daemon (and step daemons).
-left_on() {
-	local p c
-	for p in $(ip netns pids "$1"); do
-		c=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-		case "$c" in slurmd | slurmstepd) ;; *) echo "$p($c)" ;; esac
-	done
-}
 job=""
 on_exit() {
 	local rc=$?
@@ -143,10 +135,7 @@ echo "$out" | grep -q "host $H-3 lost" || fail "exec on a lost guest does not sa
 
 log "down leaves nothing on any host"
 "$MC" down >/dev/null || fail "down failed"
-for k in 1 2 3; do
-	[ -z "$(left_on "$H-$k")" ] || fail "processes left on $H-$k after down: $(left_on "$H-$k")"
-	[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-$k" ] || fail "fleet namespace of $H-$k left"
-done
+hosts_clean "$H" 3
 leftovers || fail "the cluster left something behind"
 
 log "an experiment across the hosts through Hydra: one run directory with every host's records"

@@ -13,10 +13,6 @@ root="$(cd "$here/../.." && pwd)"
 nsh="$root/scripts/netns-hosts.sh"
 H="itm$(($$ % 100000))"
 SUB="192.168.$((100 + $$ % 50))"
-left_on() { # processes left in host HOST's namespace
-	local p
-	for p in $(ip netns pids "$1" 2>/dev/null); do echo "$p($(cat /proc/$p/comm 2>/dev/null))"; done
-}
 on_exit() {
 	local rc=$?
 	"$MC" down >/dev/null 2>&1 || true
@@ -115,9 +111,6 @@ log "back to $H-1 (its own slot), then down"
 [ "$(host_of g0000)" = "$H-1" ] || fail "g0000 not back on $H-1"
 "$MC" exec g0002 -- ping -c 2 -W 5 10.77.0.2 >/dev/null || fail "g0002 cannot reach g0000 back on $H-1"
 "$MC" down >/dev/null || fail "down failed"
-for k in 1 2 3; do
-	[ -z "$(left_on "$H-$k")" ] || fail "processes left on $H-$k after down: $(left_on "$H-$k")"
-	[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$H-$k" ] || fail "fleet namespace of $H-$k left"
-done
+hosts_clean "$H" 3
 leftovers || fail "the cluster left something behind"
 log "ok"

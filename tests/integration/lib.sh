@@ -16,6 +16,25 @@ fail() {
 # Processes whose command line names this test's state dir (its QEMUs).
 cluster_pids() { pgrep -f -- "$MC_STATE_DIR/" || true; }
 
+# Processes in namespace host HOST (scripts/netns-hosts.sh) other than its Slurm node's
+# daemons (slurmd, slurmstepd), as PID(COMM) lines.
+left_on() {
+	local p c
+	for p in $(ip netns pids "$1" 2>/dev/null); do
+		c=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+		case "$c" in slurmd | slurmstepd) ;; *) echo "$p($c)" ;; esac
+	done
+}
+
+# After down: no process of ours on namespace hosts H-1..H-N, nor their fleet namespaces.
+hosts_clean() {
+	local k
+	for k in $(seq "$2"); do
+		[ -z "$(left_on "$1-$k")" ] || fail "processes left on $1-$k after down: $(left_on "$1-$k")"
+		[ ! -e "/run/netns/microcosm-$MC_CLUSTER-$1-$k" ] || fail "fleet namespace of $1-$k left"
+	done
+}
+
 # Everything a cluster could leave behind; prints what it finds.
 leftovers() {
 	local found=0
